@@ -1,0 +1,166 @@
+//! Settings, read from whatever the host offers as name → value lookups
+//! (environment variables on WASI, `vars` and secrets on Workers).
+//!
+//! Parsing never fails: a missing or malformed optional value is "not set" (or its
+//! default), and the request that needs it answers a configuration error.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A secret value: compared and sent upstream, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// `None` for an absent or blank value.
+    pub fn new(value: Option<String>) -> Option<Self> {
+        value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).map(Secret)
+    }
+
+    /// The secret itself, for the one place that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+/// Time limits for one upstream exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the connection.
+    pub connect: Duration,
+    /// From the request sent to the response head.
+    pub first_byte: Duration,
+    /// Longest silence between two body chunks.
+    pub between_bytes: Duration,
+}
+
+/// Everything the proxy reads from its host; see SPEC §1 for the names.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub account_id: Option<String>,
+    pub gateway_id: Option<String>,
+    pub gateway_token: Option<Secret>,
+    pub gateway_base_url: String,
+    pub azure_resource: Option<String>,
+    pub azure_api_version: String,
+    pub aepipe_base_url: Option<String>,
+    pub aepipe_token: Option<Secret>,
+    /// Lowercased patterns; empty means any public host.
+    pub passthrough_allowed_hosts: Vec<String>,
+    pub passthrough_allow_private: bool,
+    pub max_body_bytes: usize,
+    pub upstream_timeouts: Timeouts,
+}
+
+pub const DEFAULT_GATEWAY_BASE_URL: &str = "https://gateway.ai.cloudflare.com/v1";
+pub const DEFAULT_AZURE_API_VERSION: &str = "2025-04-01-preview";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(10),
+    first_byte: Duration::from_secs(300),
+    between_bytes: Duration::from_secs(300),
+};
+
+impl Config {
+    /// Reads every setting through `get` (a name → value lookup). Secrets are
+    /// looked up under their environment name (`GATEWAY_TOKEN`, `AEPIPE_TOKEN`);
+    /// hosts with other secret names resolve them inside `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Config {
+        let text = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let millis = |name: &str, default: Duration| {
+            text(name).and_then(|v| v.parse::<u64>().ok()).map_or(default, Duration::from_millis)
+        };
+        Config {
+            account_id: text("ACCOUNT_ID"),
+            gateway_id: text("GATEWAY_ID"),
+            gateway_token: Secret::new(get("GATEWAY_TOKEN")),
+            gateway_base_url: text("GATEWAY_BASE_URL")
+                .unwrap_or_else(|| DEFAULT_GATEWAY_BASE_URL.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            azure_resource: text("AZURE_RESOURCE"),
+            azure_api_version: text("AZURE_API_VERSION")
+                .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
+            aepipe_base_url: text("AEPIPE_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            aepipe_token: Secret::new(get("AEPIPE_TOKEN")),
+            passthrough_allowed_hosts: text("PASSTHROUGH_ALLOWED_HOSTS")
+                .map(|list| {
+                    list.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect()
+                })
+                .unwrap_or_default(),
+            passthrough_allow_private: text("PASSTHROUGH_ALLOW_PRIVATE")
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")),
+            max_body_bytes: text("MAX_BODY_BYTES")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            upstream_timeouts: Timeouts {
+                connect: millis("UPSTREAM_CONNECT_TIMEOUT_MS", DEFAULT_TIMEOUTS.connect),
+                first_byte: millis("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", DEFAULT_TIMEOUTS.first_byte),
+                between_bytes: millis("UPSTREAM_IDLE_TIMEOUT_MS", DEFAULT_TIMEOUTS.between_bytes),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let c = config(&[]);
+        assert_eq!(c.account_id, None);
+        assert_eq!(c.gateway_token, None);
+        assert_eq!(c.gateway_base_url, DEFAULT_GATEWAY_BASE_URL);
+        assert_eq!(c.azure_api_version, DEFAULT_AZURE_API_VERSION);
+        assert_eq!(c.max_body_bytes, 32 * 1024 * 1024);
+        assert!(!c.passthrough_allow_private);
+        assert!(c.passthrough_allowed_hosts.is_empty());
+        assert_eq!(c.upstream_timeouts, DEFAULT_TIMEOUTS);
+    }
+
+    #[test]
+    fn values_are_trimmed_and_parsed() {
+        let c = config(&[
+            ("GATEWAY_TOKEN", "  tok "),
+            ("GATEWAY_BASE_URL", "http://127.0.0.1:9/v1/"),
+            ("PASSTHROUGH_ALLOWED_HOSTS", " API.example.com, *.Zenmux.ai ,,"),
+            ("PASSTHROUGH_ALLOW_PRIVATE", "TRUE"),
+            ("MAX_BODY_BYTES", "1024"),
+            ("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", "1500"),
+        ]);
+        assert_eq!(c.gateway_token.as_ref().map(Secret::expose), Some("tok"));
+        assert_eq!(c.gateway_base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(c.passthrough_allowed_hosts, ["api.example.com", "*.zenmux.ai"]);
+        assert!(c.passthrough_allow_private);
+        assert_eq!(c.max_body_bytes, 1024);
+        assert_eq!(c.upstream_timeouts.first_byte, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn blank_and_malformed_values_are_not_set() {
+        let c = config(&[("GATEWAY_TOKEN", "   "), ("MAX_BODY_BYTES", "lots"), ("ACCOUNT_ID", "")]);
+        assert_eq!(c.gateway_token, None);
+        assert_eq!(c.account_id, None);
+        assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = config(&[("GATEWAY_TOKEN", "sk-very-secret")]);
+        assert!(!format!("{c:?}").contains("sk-very-secret"));
+    }
+}

@@ -1,0 +1,34 @@
+//! The gateway token check: the client proves it may use the proxy's token.
+
+use http::header::{self, HeaderMap};
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::errors::ProxyError;
+
+/// Accepts `Authorization: Bearer <token>` or `x-api-key: <token>`; either one
+/// matching `GATEWAY_TOKEN` is enough. Each comparison is constant-time. Fails
+/// closed: with no token configured every request is a configuration error.
+pub fn authorize(cfg: &Config, headers: &HeaderMap) -> Result<(), ProxyError> {
+    let Some(token) = &cfg.gateway_token else {
+        return Err(ProxyError::NotConfigured(
+            "gateway mode needs GATEWAY_TOKEN (the token clients present and the proxy sends to \
+             Cloudflare AI Gateway); set it, or use passthrough with the X-APEX-AI-PROXY-PROVIDER header"
+                .into(),
+        ));
+    };
+    let bearer = crate::headers::text(headers, header::AUTHORIZATION.as_str()).and_then(|v| {
+        let (scheme, rest) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    let api_key = crate::headers::text(headers, "x-api-key").map(str::trim);
+    let presented: Vec<&str> = [bearer, api_key].into_iter().flatten().collect();
+    if presented.is_empty() {
+        return Err(ProxyError::Unauthorized(
+            "missing gateway token: send it as Authorization: Bearer <token> or x-api-key: <token>".into(),
+        ));
+    }
+    let expected = token.expose().as_bytes();
+    let matched = presented.iter().fold(0u8, |any, p| any | p.as_bytes().ct_eq(expected).unwrap_u8());
+    if matched == 1 { Ok(()) } else { Err(ProxyError::Unauthorized("invalid gateway token".into())) }
+}

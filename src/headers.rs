@@ -1,0 +1,123 @@
+//! Header rules shared by both modes: hop-by-hop filtering and CORS.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1), plus
+/// any header the `Connection` header itself names.
+pub fn is_hop_by_hop(name: &HeaderName, connection_listed: &[String]) -> bool {
+    let n = name.as_str();
+    matches!(n, "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade")
+        || n.starts_with("proxy-")
+        || connection_listed.iter().any(|listed| listed == n)
+}
+
+/// The header names listed in `Connection`, lowercased.
+pub fn connection_listed(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// A copy of `headers` without hop-by-hop headers and without those `drop` rejects.
+pub fn filtered(headers: &HeaderMap, drop: impl Fn(&HeaderName) -> bool) -> HeaderMap {
+    let listed = connection_listed(headers);
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if !is_hop_by_hop(name, &listed) && !drop(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The headers a client's own browser-side CORS check needs on every answer.
+pub const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-api-key, anthropic-version, \
+anthropic-beta, anthropic-dangerous-direct-browser-access, x-apex-ai-proxy-provider, \
+x-apex-ai-proxy-type, x-apex-ai-proxy-mapping, x-stainless-arch, x-stainless-lang, \
+x-stainless-os, x-stainless-package-version, x-stainless-retry-count, x-stainless-runtime, \
+x-stainless-runtime-version, x-stainless-timeout, x-stainless-async, x-stainless-helper-method, \
+openai-organization, openai-project, cf-aig-cache-ttl, cf-aig-skip-cache, cf-aig-cache-key, \
+cf-aig-metadata, cf-aig-request-timeout, cf-aig-max-attempts, cf-aig-retry-delay, \
+cf-aig-backoff, cf-aig-collect-log, cf-aig-event-id";
+
+/// Sets the CORS headers (SPEC §2.7), replacing any the upstream sent.
+pub fn apply_cors(headers: &mut HeaderMap) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(CORS_ALLOW_HEADERS));
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("*"));
+}
+
+/// The first value of `name` as text, if it is valid text.
+pub fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_listed_are_dropped() {
+        let h = map(&[
+            ("connection", "keep-alive, X-Custom"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-authorization", "Basic x"),
+            ("proxy-connection", "close"),
+            ("te", "trailers"),
+            ("trailer", "x"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("x-custom", "1"),
+            ("authorization", "Bearer k"),
+            ("accept", "a"),
+            ("accept", "b"),
+        ]);
+        let out = filtered(&h, |_| false);
+        let names: Vec<_> = out.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["authorization", "accept"]);
+        assert_eq!(out.get_all("accept").iter().count(), 2);
+    }
+
+    #[test]
+    fn drop_predicate_applies() {
+        let h = map(&[("host", "x"), ("content-length", "3"), ("x-keep", "1")]);
+        let out = filtered(&h, |n| n == header::HOST || n == header::CONTENT_LENGTH);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn cors_covers_the_sdk_headers() {
+        let mut h = map(&[("access-control-allow-origin", "https://evil.example")]);
+        apply_cors(&mut h);
+        assert_eq!(h["access-control-allow-origin"], "*");
+        assert_eq!(h["access-control-max-age"], "86400");
+        let allowed = h["access-control-allow-headers"].to_str().unwrap();
+        for needed in [
+            "authorization",
+            "content-type",
+            "x-api-key",
+            "anthropic-version",
+            "anthropic-beta",
+            "x-apex-ai-proxy-provider",
+            "x-apex-ai-proxy-type",
+            "x-apex-ai-proxy-mapping",
+        ] {
+            assert!(allowed.split(", ").any(|a| a == needed), "{needed}");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Passthrough mode (SPEC §4): forward to `https://{PROVIDER}{path}{?query}` with
+//! the client's own credentials, the body untouched unless a mapping applies.
+
+pub mod guard;
+pub mod target;
+
+use http::Method;
+use http::header::{self, HeaderMap, HeaderName};
+use http::request::Parts;
+
+use crate::config::Config;
+use crate::errors::{Dialect, ProxyError};
+use crate::json_body::JsonBody;
+use crate::mapping::{MAPPING_HEADER, ModelMapping};
+use crate::response::{Exchange, Shape};
+use crate::routing::{
+    Forward, ForwardBody, Mode, NeedBody, Pending as RoutingPending, RouteInfo, Step, declared_length,
+    set_length, upstream_uri,
+};
+
+/// A passthrough request waiting for its body because a mapping may apply.
+#[derive(Debug)]
+pub struct Pending {
+    forward: Forward,
+    mapping: ModelMapping,
+}
+
+/// Validates the target and builds the upstream request. Without a usable
+/// mapping the client's body is streamed; with one, the body is read first.
+pub fn plan(cfg: &Config, head: &Parts, provider: &str, dialect: Dialect) -> Result<Step, ProxyError> {
+    if head.method != Method::GET && head.method != Method::POST {
+        return Err(ProxyError::MethodNotAllowed(format!(
+            "{} is not allowed; passthrough forwards GET and POST",
+            head.method
+        )));
+    }
+    let target = target::parse_target(provider).map_err(ProxyError::BadRequest)?;
+    guard::check(&target, cfg.passthrough_allow_private, &cfg.passthrough_allowed_hosts)
+        .map_err(|refusal| ProxyError::Forbidden(refusal.message()))?;
+    let url = target.url(head.uri.path(), head.uri.query());
+    let uri = upstream_uri(&url, |m| ProxyError::BadRequest(format!("X-APEX-AI-PROXY-PROVIDER: {m}")))?;
+    let mut headers = forward_headers(&head.headers);
+    let length = declared_length(&head.headers);
+    if let Some(len) = length {
+        set_length(&mut headers, len);
+    }
+    let info = RouteInfo {
+        mode: Mode::Passthrough,
+        provider: provider.to_owned(),
+        endpoint_type: endpoint_type(head.uri.path()),
+        upstream_host: target.authority(),
+        ..RouteInfo::default()
+    };
+    let forward = Forward {
+        method: head.method.clone(),
+        uri,
+        headers,
+        body: ForwardBody::StreamClient { limit: cfg.max_body_bytes },
+        timeouts: cfg.upstream_timeouts,
+        exchange: Exchange { dialect, shape: Shape::Relay, info },
+    };
+    let mapping =
+        crate::headers::text(&head.headers, MAPPING_HEADER).map(ModelMapping::parse).unwrap_or_default();
+    if mapping.is_empty() || length == Some(0) {
+        return Ok(Step::Forward(Box::new(forward)));
+    }
+    Ok(NeedBody::step(cfg, dialect, RoutingPending::Passthrough(Box::new(Pending { forward, mapping }))))
+}
+
+impl Pending {
+    /// Applies the mapping to the body's `model`; any other body (not JSON, no
+    /// string model, no matching rule) is forwarded byte-for-byte.
+    pub fn with_body(self, _cfg: &Config, body: Vec<u8>) -> Forward {
+        let Pending { mut forward, mapping } = self;
+        let bytes = match JsonBody::parse(body) {
+            Ok(json) => {
+                let info = &mut forward.exchange.info;
+                info.stream = json.stream();
+                info.model = json.model().unwrap_or_default().to_owned();
+                match json.model().and_then(|m| mapping.apply(m)) {
+                    Some(mapped) => {
+                        info.upstream_model = mapped.clone();
+                        json.with_model(&mapped)
+                    }
+                    None => {
+                        info.upstream_model = info.model.clone();
+                        json.into_bytes()
+                    }
+                }
+            }
+            Err((_, bytes)) => bytes,
+        };
+        set_length(&mut forward.headers, bytes.len() as u64);
+        forward.body = ForwardBody::Bytes(bytes);
+        forward
+    }
+}
+
+/// `chat_completions`, `messages`, or the path itself.
+fn endpoint_type(path: &str) -> String {
+    let path = path.trim_end_matches('/');
+    if path.ends_with("/chat/completions") {
+        "chat_completions".into()
+    } else if path.ends_with("/messages") {
+        "messages".into()
+    } else {
+        path.into()
+    }
+}
+
+/// Every client header but the proxy's own, `cf-aig-authorization`, `host`,
+/// `content-length` (set again by the caller) and hop-by-hop headers.
+fn forward_headers(client: &HeaderMap) -> HeaderMap {
+    crate::headers::filtered(client, |name: &HeaderName| {
+        name.as_str().starts_with("x-apex-ai-proxy-")
+            || name == "cf-aig-authorization"
+            || name == header::HOST
+            || name == header::CONTENT_LENGTH
+    })
+}
+
+#[cfg(test)]
+mod tests;

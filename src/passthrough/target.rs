@@ -1,0 +1,254 @@
+//! Parsing `X-APEX-AI-PROXY-PROVIDER` into a checked upstream target.
+//!
+//! The header is an authority plus an optional base path, optionally behind
+//! `https://` (or `http://`, which the caller allows only for private use).
+//! Host names are checked label by label; anything a resolver might read as an
+//! IPv4 address in a non-canonical spelling (`127.1`, `0x7f.0.0.1`, `2130706433`)
+//! is refused, so the SSRF guard always sees the address that would be dialled.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The scheme used to reach the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Https,
+    Http,
+}
+
+/// The upstream host, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    /// A DNS name, lowercased, without a trailing dot.
+    Name(String),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Name(name) => f.write_str(name),
+            Host::V4(ip) => write!(f, "{ip}"),
+            Host::V6(ip) => write!(f, "[{ip}]"),
+        }
+    }
+}
+
+/// A validated passthrough target: where `https://{PROVIDER}{path}` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub scheme: Scheme,
+    pub host: Host,
+    pub port: Option<u16>,
+    /// Empty, or starting with `/` and without a trailing `/`.
+    pub base_path: String,
+}
+
+impl Target {
+    /// `host[:port]` as it goes in the request's authority.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.to_string(),
+        }
+    }
+
+    /// The full upstream URL for a client path (starting with `/`) and query.
+    pub fn url(&self, path: &str, query: Option<&str>) -> String {
+        let scheme = match self.scheme {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        };
+        let mut url = format!("{scheme}://{}{}{path}", self.authority(), self.base_path);
+        if let Some(q) = query.filter(|q| !q.is_empty()) {
+            url.push('?');
+            url.push_str(q);
+        }
+        url
+    }
+}
+
+/// Parses the provider header. Errors are messages for the client.
+pub fn parse_target(header: &str) -> Result<Target, String> {
+    let raw = header.trim();
+    if raw.is_empty() {
+        return Err("X-APEX-AI-PROXY-PROVIDER is empty".into());
+    }
+    if let Some(c) = raw.chars().find(|c| c.is_whitespace() || c.is_control() || !c.is_ascii()) {
+        return Err(format!(
+            "X-APEX-AI-PROXY-PROVIDER must be an ASCII host[:port][/base-path]; found {c:?} (use punycode for international names)"
+        ));
+    }
+    let (scheme, rest) = split_scheme(raw)?;
+    if let Some(c) = rest.chars().find(|c| matches!(c, '?' | '#' | '@' | '\\')) {
+        return Err(format!(
+            "X-APEX-AI-PROXY-PROVIDER must be host[:port][/base-path] without user-info, query or fragment; found {c:?}"
+        ));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (host, port) = parse_authority(authority)?;
+    Ok(Target { scheme, host, port, base_path: path.trim_end_matches('/').to_owned() })
+}
+
+fn split_scheme(raw: &str) -> Result<(Scheme, &str), String> {
+    let lower = raw.get(..8).unwrap_or(raw).to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        Ok((Scheme::Https, &raw[8..]))
+    } else if lower.starts_with("http://") {
+        Ok((Scheme::Http, &raw[7..]))
+    } else if raw.contains("://") {
+        Err("X-APEX-AI-PROXY-PROVIDER may start with https:// (or http://), no other scheme".into())
+    } else {
+        Ok((Scheme::Https, raw))
+    }
+}
+
+fn parse_authority(authority: &str) -> Result<(Host, Option<u16>), String> {
+    if authority.is_empty() {
+        return Err("X-APEX-AI-PROXY-PROVIDER has no host".into());
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (inside, after) =
+            rest.split_once(']').ok_or("X-APEX-AI-PROXY-PROVIDER: IPv6 literal without closing ']'")?;
+        let ip: Ipv6Addr = inside
+            .parse()
+            .map_err(|_| format!("X-APEX-AI-PROXY-PROVIDER: invalid IPv6 address {inside:?}"))?;
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or("X-APEX-AI-PROXY-PROVIDER: junk after IPv6 literal")?),
+        };
+        (Host::V6(ip), port)
+    } else {
+        let (name, port) = match authority.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (authority, None),
+        };
+        (parse_host_name(name)?, port)
+    };
+    let port = port
+        .map(|p| match p.parse::<u16>() {
+            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+            _ => Err(format!("X-APEX-AI-PROXY-PROVIDER: invalid port {p:?}")),
+        })
+        .transpose()?;
+    Ok((host, port))
+}
+
+fn parse_host_name(name: &str) -> Result<Host, String> {
+    let bad = |why: &str| Err(format!("X-APEX-AI-PROXY-PROVIDER: invalid host {name:?}: {why}"));
+    let lower = name.to_ascii_lowercase();
+    let trimmed = lower.strip_suffix('.').unwrap_or(&lower);
+    if trimmed.is_empty() || trimmed.len() > 253 {
+        return bad("empty or longer than 253 characters");
+    }
+    let labels: Vec<&str> = trimmed.split('.').collect();
+    for label in &labels {
+        let valid_chars = label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if label.is_empty() || label.len() > 63 || !valid_chars {
+            return bad("each dot-separated label must be 1-63 letters, digits, '-' or '_'");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return bad("labels may not start or end with '-'");
+        }
+    }
+    // A name whose last label is numeric is an IPv4 address to every resolver:
+    // accept it only in canonical dotted-quad form.
+    let last = labels.last().copied().unwrap_or_default();
+    let numeric = last.bytes().all(|b| b.is_ascii_digit())
+        || (last.starts_with("0x") && last[2..].bytes().all(|b| b.is_ascii_hexdigit()));
+    if numeric {
+        return match trimmed.parse::<Ipv4Addr>() {
+            Ok(ip) if ip.to_string() == trimmed => Ok(Host::V4(ip)),
+            _ => bad("numeric hosts must be a dotted-quad IPv4 address like 203.0.113.7"),
+        };
+    }
+    Ok(Host::Name(trimmed.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(header: &str) -> Target {
+        parse_target(header).unwrap_or_else(|e| panic!("{header:?}: {e}"))
+    }
+
+    #[test]
+    fn accepted_forms() {
+        let t = ok("zenmux.ai/api/anthropic");
+        assert_eq!(t.scheme, Scheme::Https);
+        assert_eq!(t.host, Host::Name("zenmux.ai".into()));
+        assert_eq!(t.base_path, "/api/anthropic");
+        assert_eq!(
+            t.url("/v1/messages", Some("beta=true")),
+            "https://zenmux.ai/api/anthropic/v1/messages?beta=true"
+        );
+
+        let t = ok("HTTPS://API.Example.com:8443/");
+        assert_eq!(t.authority(), "api.example.com:8443");
+        assert_eq!(t.url("/v1/models", None), "https://api.example.com:8443/v1/models");
+
+        let t = ok("http://127.0.0.1:9000/base");
+        assert_eq!((t.scheme, t.host.clone()), (Scheme::Http, Host::V4(Ipv4Addr::LOCALHOST)));
+        assert_eq!(t.url("/x", Some("")), "http://127.0.0.1:9000/base/x");
+
+        let t = ok("[2001:db8::1]:443/v");
+        assert_eq!(t.authority(), "[2001:db8::1]:443");
+        assert_eq!(ok("example.com.").host, Host::Name("example.com".into()));
+        assert_eq!(ok("my_host.internal-1.example").host, Host::Name("my_host.internal-1.example".into()));
+    }
+
+    #[test]
+    fn refused_forms() {
+        for header in [
+            "",
+            "   ",
+            "user@example.com",
+            "user:pass@example.com/x",
+            "exa mple.com",
+            "example.com/a b",
+            "example.com\t/x",
+            "exam\u{7f}ple.com",
+            "bücher.de",
+            "example.com?x=1",
+            "example.com/#frag",
+            "example.com\\evil.com",
+            "ftp://example.com",
+            "https://",
+            "/path/only",
+            "example..com",
+            "-bad.example.com",
+            "bad-.example.com",
+            "example.com:0",
+            "example.com:65536",
+            "example.com:+80",
+            "example.com:",
+            "example.com:80:80",
+            "[::1",
+            "[::1]x",
+            "[fe80::1%eth0]",
+            "[not-v6]",
+            "127.1",
+            "0x7f.0.0.1",
+            "2130706433",
+            "127.000.000.001",
+            "1.2.3.0x4",
+            "256.1.1.1",
+        ] {
+            assert!(parse_target(header).is_err(), "{header:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn long_labels_and_names() {
+        let label = "a".repeat(63);
+        assert!(parse_target(&format!("{label}.com")).is_ok());
+        assert!(parse_target(&format!("{label}a.com")).is_err());
+        let long = vec!["abcdefgh"; 30].join(".");
+        assert!(parse_target(&long).is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! The request pipeline of SPEC §2: from a request head to a [`Step`] the host
+//! carries out.
+//!
+//! Protocol for a host:
+//! 1. `plan(&config, &head)`;
+//! 2. on [`Step::NeedBody`], read the whole body (more than [`NeedBody::limit`]
+//!    bytes: answer [`NeedBody::too_large`]) and call [`NeedBody::with_body`],
+//!    which yields `Respond` or `Forward`;
+//! 3. on [`Step::Forward`], send the request upstream (streaming the client's
+//!    body when [`ForwardBody::StreamClient`]), then answer through
+//!    [`Exchange::on_response`](crate::response::Exchange::on_response) or
+//!    [`Exchange::on_failure`](crate::response::Exchange::on_failure).
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::request::Parts;
+use http::{Method, StatusCode, Uri};
+use serde_json::json;
+
+use crate::config::{Config, Timeouts};
+use crate::errors::{Dialect, ProxyError};
+use crate::response::{Exchange, Reply, error_reply, json_reply};
+use crate::{gateway, passthrough};
+
+/// The header that selects passthrough mode.
+pub const PROVIDER_HEADER: &str = "x-apex-ai-proxy-provider";
+/// The informational dialect header of passthrough mode.
+pub const TYPE_HEADER: &str = "x-apex-ai-proxy-type";
+
+/// What the host does next.
+#[derive(Debug)]
+pub enum Step {
+    /// Answer with this; nothing goes upstream.
+    Respond(Reply),
+    /// Read the request body, then continue with [`NeedBody::with_body`].
+    NeedBody(Box<NeedBody>),
+    /// Send this upstream.
+    Forward(Box<Forward>),
+}
+
+/// Which behaviour served a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Answered by the proxy itself (preflight, health, early errors).
+    #[default]
+    Local,
+    Gateway,
+    Passthrough,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Local => "local",
+            Mode::Gateway => "gateway",
+            Mode::Passthrough => "passthrough",
+        }
+    }
+}
+
+/// What the proxy decided about a request: for the response side and reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub mode: Mode,
+    /// Gateway provider name, or the passthrough provider header.
+    pub provider: String,
+    /// `model` as the client sent it (empty when the body was not read).
+    pub model: String,
+    /// `model` as the upstream receives it.
+    pub upstream_model: String,
+    /// `chat_completions`, `messages`, or the path.
+    pub endpoint_type: String,
+    pub stream: bool,
+    /// The upstream's authority.
+    pub upstream_host: String,
+}
+
+/// A request ready to go upstream.
+#[derive(Debug)]
+pub struct Forward {
+    pub method: Method,
+    /// Absolute: scheme, authority, path and query.
+    pub uri: Uri,
+    /// Complete: includes `content-length` whenever the length is known.
+    pub headers: HeaderMap,
+    pub body: ForwardBody,
+    pub timeouts: Timeouts,
+    pub exchange: Exchange,
+}
+
+/// The upstream request's body.
+#[derive(Debug)]
+pub enum ForwardBody {
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// The client's body, streamed unchanged; the host stops (413) past the limit.
+    StreamClient { limit: usize },
+}
+
+/// A request whose plan depends on its body.
+#[derive(Debug)]
+pub struct NeedBody {
+    limit: usize,
+    dialect: Dialect,
+    pending: Pending,
+}
+
+#[derive(Debug)]
+pub(crate) enum Pending {
+    Gateway(gateway::Pending),
+    Passthrough(Box<passthrough::Pending>),
+}
+
+impl NeedBody {
+    /// The step that asks the host for the body.
+    pub(crate) fn step(cfg: &Config, dialect: Dialect, pending: Pending) -> Step {
+        Step::NeedBody(Box::new(NeedBody { limit: cfg.max_body_bytes, dialect, pending }))
+    }
+
+    /// The largest body accepted, in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The 413 answer for a body over [`NeedBody::limit`].
+    pub fn too_large(&self) -> Reply {
+        error_reply(&ProxyError::PayloadTooLarge { limit: self.limit }, self.dialect)
+    }
+
+    /// Continues planning with the whole body.
+    pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Step {
+        let planned = match self.pending {
+            Pending::Gateway(p) => p.with_body(cfg, body),
+            Pending::Passthrough(p) => Ok(p.with_body(cfg, body)),
+        };
+        match planned {
+            Ok(forward) => Step::Forward(Box::new(forward)),
+            Err(e) => Step::Respond(error_reply(&e, self.dialect)),
+        }
+    }
+}
+
+/// Plans a request from its head (SPEC §2).
+pub fn plan(cfg: &Config, head: &Parts) -> Step {
+    if head.method == Method::OPTIONS {
+        return Step::Respond(json_reply(StatusCode::NO_CONTENT, Vec::new()));
+    }
+    let path = head.uri.path();
+    if path == "/healthz" && head.method == Method::GET {
+        let body = json!({"status": "ok", "version": crate::VERSION}).to_string();
+        return Step::Respond(json_reply(StatusCode::OK, body.into_bytes()));
+    }
+    let provider = crate::headers::text(&head.headers, PROVIDER_HEADER).map(str::trim);
+    let dialect = request_dialect(head);
+    if declared_length(&head.headers).is_some_and(|n| n > cfg.max_body_bytes as u64) {
+        return Step::Respond(error_reply(
+            &ProxyError::PayloadTooLarge { limit: cfg.max_body_bytes },
+            dialect,
+        ));
+    }
+    let step = match provider.filter(|p| !p.is_empty()) {
+        Some(provider) => passthrough::plan(cfg, head, provider, dialect),
+        None => gateway::plan(cfg, head),
+    };
+    step.unwrap_or_else(|e| Step::Respond(error_reply(&e, dialect)))
+}
+
+/// The client's dialect: the path decides; for paths that do not,
+/// `X-APEX-AI-PROXY-TYPE: anthropic` does.
+pub fn request_dialect(head: &Parts) -> Dialect {
+    match Dialect::from_path(head.uri.path()) {
+        Dialect::Anthropic => Dialect::Anthropic,
+        Dialect::OpenAi => match crate::headers::text(&head.headers, TYPE_HEADER) {
+            Some(t) if t.trim().eq_ignore_ascii_case("anthropic") => Dialect::Anthropic,
+            _ => Dialect::OpenAi,
+        },
+    }
+}
+
+/// The client's `content-length`, when present and numeric.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    crate::headers::text(headers, "content-length").and_then(|v| v.trim().parse().ok())
+}
+
+/// Parses an upstream URL built by the core.
+pub(crate) fn upstream_uri(url: &str, what: impl FnOnce(String) -> ProxyError) -> Result<Uri, ProxyError> {
+    url.parse::<Uri>().map_err(|e| what(format!("{url:?} is not a valid URL: {e}")))
+}
+
+/// Sets `content-length` to `len`.
+pub(crate) fn set_length(headers: &mut HeaderMap, len: u64) {
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+}
