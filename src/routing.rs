@@ -149,8 +149,18 @@ pub fn plan(cfg: &Config, head: &Parts) -> Step {
         let body = json!({"status": "ok", "version": crate::VERSION}).to_string();
         return Step::Respond(json_reply(StatusCode::OK, body.into_bytes()));
     }
-    let provider = crate::headers::text(&head.headers, PROVIDER_HEADER).map(str::trim);
     let dialect = request_dialect(head);
+    let provider = match head.headers.get(PROVIDER_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(text)) => Some(text.trim()),
+        Some(Err(_)) => {
+            let error = ProxyError::BadRequest(
+                "X-APEX-AI-PROXY-PROVIDER must be ASCII host[:port][/base-path] (use punycode for international names)"
+                    .into(),
+            );
+            return Step::Respond(error_reply(&error, dialect));
+        }
+    };
     if declared_length(&head.headers).is_some_and(|n| n > cfg.max_body_bytes as u64) {
         return Step::Respond(error_reply(
             &ProxyError::PayloadTooLarge { limit: cfg.max_body_bytes },

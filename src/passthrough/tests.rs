@@ -90,3 +90,10 @@ fn errors_follow_the_type_header_off_dialect_paths() {
     assert_eq!(v["type"], "error");
     assert_eq!(v["error"]["type"], "permission_error");
 }
+
+#[test]
+fn non_ascii_provider_header_is_a_bad_request() {
+    let mut h = head("POST", "/v1/x", &[]);
+    h.headers.insert("x-apex-ai-proxy-provider", http::HeaderValue::from_bytes(b"b\xc3\xbccher.de").unwrap());
+    assert_eq!(run(&config(&[]), &h, b"").unwrap_err().status(), 400);
+}

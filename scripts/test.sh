@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: formatting and lints, the core's unit tests
+# (native), then the end-to-end suite against the built component on
+# wasmtime serve (full) and jco serve (smoke subset).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+echo "== cargo fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy --quiet --all-targets -- -D warnings
+cargo clippy --quiet --target wasm32-wasip2 -- -D warnings
+echo "== unit tests (core, native)"
+cargo test --quiet
+echo "== end-to-end"
+export APEX_COMPONENT
+APEX_COMPONENT=$(scripts/build.sh)
+.tools/venv/bin/python -m pytest tests/e2e -n "${APEX_TEST_WORKERS:-2}" "$@"

@@ -1,0 +1,129 @@
+"""The host under test is a parameter: how to start it with a configuration, and
+its URL. Each host runs the same built artefact the README ships."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".tools"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Running:
+    """A started proxy: its base URL and how to stop it."""
+
+    def __init__(self, name: str, url: str, proc: subprocess.Popen, log: Path, cleanup=None):
+        self.name, self.url, self.proc, self.log, self._cleanup = name, url, proc, log, cleanup
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        if self._cleanup:
+            self._cleanup()
+
+
+class Host:
+    name = "?"
+    # False: only tests marked `smoke` run on this host.
+    full_suite = True
+    start_timeout = 60.0
+
+    def command(self, port: int, env: dict[str, str], workdir: Path) -> tuple[list[str], dict[str, str]]:
+        raise NotImplementedError
+
+    def start(self, env: dict[str, str]) -> Running:
+        last_error = ""
+        for _ in range(3):  # a free port can be taken between probe and bind
+            port = free_port()
+            workdir = Path(tempfile.mkdtemp(prefix=f"apex-{self.name}-"))
+            log = workdir / "host.log"
+            cmd, proc_env = self.command(port, env, workdir)
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(cmd, env=proc_env, stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+            running = Running(self.name, f"http://127.0.0.1:{port}", proc, log,
+                              cleanup=lambda d=workdir: subprocess.run(["rm", "-rf", str(d)]))
+            if self._wait_ready(running):
+                return running
+            last_error = running.log_text()
+            running.stop()
+        raise RuntimeError(f"{self.name} did not start:\n{last_error}")
+
+    def _wait_ready(self, running: Running) -> bool:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if not running.alive():
+                return False
+            try:
+                with urllib.request.urlopen(running.url + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return True
+            except OSError:
+                time.sleep(0.1)
+        return False
+
+
+def component() -> str:
+    path = os.environ.get("APEX_COMPONENT") or str(ROOT / "target/wasm32-wasip2/release/apex_ai_proxy.wasm")
+    if not Path(path).exists():
+        raise RuntimeError(f"component {path} not built: run scripts/build.sh (scripts/test.sh does)")
+    return path
+
+
+class WasmtimeHost(Host):
+    """`wasmtime serve`, config through --env."""
+
+    name = "wasmtime"
+
+    def command(self, port, env, workdir):
+        cmd = [str(TOOLS / "wasmtime"), "serve", "-S", "cli", "--addr", f"127.0.0.1:{port}"]
+        for k, v in env.items():
+            cmd += ["--env", f"{k}={v}"]
+        return cmd + [component()], dict(os.environ)
+
+
+class JcoHost(Host):
+    """`jco serve` (Node): a second, independent wasi:http implementation. It
+    passes its whole process environment to the component, so the config is the
+    process environment."""
+
+    name = "jco"
+    full_suite = False
+    start_timeout = 120.0
+
+    def command(self, port, env, workdir):
+        jco = str(TOOLS / "node/node_modules/.bin/jco")
+        cmd = [jco, "serve", component(), "--host", "127.0.0.1", "--port", str(port),
+               "--jco-dir", str(workdir / "jco")]
+        base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+        return cmd, {**base, **env}
+
+
+HOSTS: dict[str, type[Host]] = {"wasmtime": WasmtimeHost, "jco": JcoHost}
