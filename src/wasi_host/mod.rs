@@ -10,7 +10,7 @@ use wasi::http::types::{IncomingRequest, OutgoingBody, ResponseOutparam};
 
 use crate::config::Config;
 use crate::errors::{Dialect, ProxyError};
-use crate::response::{Reply, UpstreamFailure, error_reply};
+use crate::response::{Reply, error_reply};
 use crate::routing::{Forward, Step, plan};
 use io::{
     BodyRead, SendError, read_body, read_head, send_reply, start_request, start_response, wait_response,
@@ -46,13 +46,14 @@ fn proxy(forward: Forward, request: &IncomingRequest, out: ResponseOutparam) {
         Ok(started) => started,
         Err(failure) => return send_reply(out, exchange.on_failure(failure)),
     };
-    if let Err(error) = io::send_body(&forward.body, request, upstream_body) {
-        let reply = match error {
-            SendError::TooLarge { limit } => exchange.error(&ProxyError::PayloadTooLarge { limit }),
-            SendError::Failed(why) => exchange
-                .on_failure(UpstreamFailure::Unreachable(format!("sending the request failed: {why}"))),
-        };
-        return send_reply(out, reply);
+    // A failed write is not the end: the upstream may have answered early (a
+    // 413 of its own, say) or the response carries the real error code.
+    match io::send_body(&forward.body, request, upstream_body) {
+        Ok(()) => {}
+        Err(SendError::TooLarge { limit }) => {
+            return send_reply(out, exchange.error(&ProxyError::PayloadTooLarge { limit }));
+        }
+        Err(SendError::Failed(why)) => eprintln!("apex-ai-proxy: writing the upstream request body: {why}"),
     }
     let response = match wait_response(pending) {
         Ok(response) => response,

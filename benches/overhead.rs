@@ -1,0 +1,264 @@
+//! Proxy overhead on loopback, in one run: the same small non-streaming chat
+//! request (a) straight to a fast fake upstream and (b) through the proxy
+//! component on `wasmtime serve` (gateway mode, so routing, auth and the body
+//! rewrite all run). Prints requests/s, p50/p99 latency, the overhead, and the
+//! component size. Figures, not pass/fail.
+//!
+//! `scripts/bench.sh` builds and runs it; options: `--concurrency N`
+//! (default 8), `--seconds S` per target (default 5: wasmtime serve opens one upstream
+//! connection per request, and longer runs exhaust loopback ephemeral ports
+//! with TIME_WAIT sockets), `--wasmtime PATH`,
+//! `--component PATH`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "bench-token";
+const BODY: &str = r#"{"model":"gpt-5.5#openai","messages":[{"role":"user","content":"Say hello in five words."}],"max_tokens":32}"#;
+const ANSWER: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"openai/gpt-5.5","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there, how are you?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}"#;
+
+struct Options {
+    concurrency: usize,
+    seconds: u64,
+    wasmtime: String,
+    component: String,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        concurrency: 8,
+        seconds: 5,
+        wasmtime: ".tools/wasmtime".into(),
+        component: "target/wasm32-wasip2/release/apex_ai_proxy.wasm".into(),
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--concurrency" => o.concurrency = value.parse().expect("--concurrency N"),
+            "--seconds" => o.seconds = value.parse().expect("--seconds S"),
+            "--wasmtime" => o.wasmtime = value,
+            "--component" => o.component = value,
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+/// A keep-alive HTTP/1.1 server answering every request with `ANSWER`.
+fn fake_upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || serve_connection(stream));
+        }
+    });
+    port
+}
+
+fn serve_connection(stream: TcpStream) {
+    stream.set_nodelay(true).ok();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{ANSWER}",
+        ANSWER.len()
+    );
+    while let Some(length) = read_head(&mut reader) {
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() || writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads a request or response head; returns its content-length.
+fn read_head(reader: &mut impl BufRead) -> Option<usize> {
+    let mut length = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            return Some(length);
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+}
+
+struct Target {
+    label: &'static str,
+    port: u16,
+    path: String,
+}
+
+struct Result {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+/// `concurrency` keep-alive connections sending back to back for `seconds`.
+fn load(target: &Target, concurrency: usize, seconds: u64) -> Result {
+    let request = format!(
+        "POST {} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
+        target.path,
+        target.port,
+        BODY.len()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (request, stop, port) = (request.clone(), stop.clone(), target.port);
+            thread::spawn(move || worker(port, &request, &stop))
+        })
+        .collect();
+    thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    let mut result = Result { requests: 0, errors: 0, elapsed: Duration::ZERO, latencies: Vec::new() };
+    for w in workers {
+        let (latencies, errors) = w.join().unwrap();
+        result.requests += latencies.len();
+        result.errors += errors;
+        result.latencies.extend(latencies);
+    }
+    result.elapsed = started.elapsed();
+    result.latencies.sort();
+    result
+}
+
+fn worker(port: u16, request: &str, stop: &AtomicBool) -> (Vec<Duration>, usize) {
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    'connect: while !stop.load(Ordering::Relaxed) {
+        let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
+            errors += 1;
+            continue;
+        };
+        stream.set_nodelay(true).ok();
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        while !stop.load(Ordering::Relaxed) {
+            let t = Instant::now();
+            let status = match writer.write_all(request.as_bytes()) {
+                Ok(()) => read_response(&mut reader),
+                Err(_) => None,
+            };
+            if status != Some(200) {
+                if std::env::var_os("BENCH_DEBUG").is_some() {
+                    eprintln!("error: status {status:?} after {:?}", t.elapsed());
+                }
+                errors += 1;
+                continue 'connect;
+            }
+            latencies.push(t.elapsed());
+        }
+    }
+    (latencies, errors)
+}
+
+fn read_response(reader: &mut impl BufRead) -> Option<u16> {
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).ok()?;
+    let status = status_line.split(' ').nth(1)?.parse().ok()?;
+    let length = read_head(reader)?;
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    if status != 200 && std::env::var_os("BENCH_DEBUG").is_some() {
+        eprintln!("body: {}", String::from_utf8_lossy(&body));
+    }
+    Some(status)
+}
+
+fn start_proxy(o: &Options, upstream: u16) -> (Child, u16) {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(&o.wasmtime)
+        .args(["serve", "-S", "cli", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["--env", "ACCOUNT_ID=acc", "--env", "GATEWAY_ID=gw"])
+        .args(["--env", &format!("GATEWAY_TOKEN={TOKEN}")])
+        .args(["--env", &format!("GATEWAY_BASE_URL=http://127.0.0.1:{upstream}/v1")])
+        .arg(&o.component)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start wasmtime serve (run scripts/setup.sh)");
+    for _ in 0..300 {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if out.starts_with("HTTP/1.1 200") {
+                return (child, port);
+            }
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("wasmtime serve did not start");
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let o = options();
+    let upstream = fake_upstream();
+    let (mut proxy, proxy_port) = start_proxy(&o, upstream);
+    let targets = [
+        Target { label: "direct", port: upstream, path: "/v1/acc/gw/compat/chat/completions".into() },
+        Target { label: "proxy (wasmtime serve)", port: proxy_port, path: "/v1/chat/completions".into() },
+    ];
+    println!(
+        "apex-ai-proxy overhead bench: {} connections, {} s per target, loopback",
+        o.concurrency, o.seconds
+    );
+    println!("{:<24} {:>10} {:>9} {:>9} {:>8}", "target", "req/s", "p50 ms", "p99 ms", "errors");
+    let mut rows = Vec::new();
+    for target in &targets {
+        load(target, o.concurrency, 1); // warm-up
+        let r = load(target, o.concurrency, o.seconds);
+        let rps = r.requests as f64 / r.elapsed.as_secs_f64();
+        let (p50, p99) = (percentile(&r.latencies, 0.50), percentile(&r.latencies, 0.99));
+        println!("{:<24} {:>10.0} {:>9.3} {:>9.3} {:>8}", target.label, rps, p50, p99, r.errors);
+        rows.push((rps, p50, p99));
+    }
+    let (direct, proxied) = (rows[0], rows[1]);
+    println!(
+        "overhead: p50 +{:.3} ms ({:.2}x), p99 +{:.3} ms ({:.2}x), throughput {:.2}x of direct",
+        proxied.1 - direct.1,
+        proxied.1 / direct.1,
+        proxied.2 - direct.2,
+        proxied.2 / direct.2,
+        proxied.0 / direct.0
+    );
+    let size = std::fs::metadata(&o.component).map(|m| m.len()).unwrap_or(0);
+    println!("component: {} ({size} bytes)", o.component);
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}
