@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod errors;
+pub mod filter;
 pub mod gateway;
 pub mod headers;
 pub mod json_body;
@@ -16,6 +17,7 @@ pub mod mapping;
 pub mod passthrough;
 pub mod response;
 pub mod routing;
+pub mod translate;
 
 #[cfg(test)]
 mod test_support;

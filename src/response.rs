@@ -1,27 +1,29 @@
 //! The response side of one upstream exchange: which headers go back, and the
 //! filter every body chunk passes through on its way to the client.
 
-use std::borrow::Cow;
-
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
-use serde_json::Value;
 
 use crate::errors::{Dialect, ProxyError};
+use crate::filter::BodyFilter;
 use crate::headers::{apply_cors, filtered};
 use crate::routing::RouteInfo;
+use crate::translate::stream::AnthropicStream;
 
 /// A complete answer produced by the proxy itself.
 pub type Reply = Response<Vec<u8>>;
 
 /// How the upstream's answer is turned into the client's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Shape {
     /// Passthrough: status, headers and body as the upstream sent them.
     Relay,
     /// Gateway: success relayed as is; error bodies re-shaped into the client's
     /// dialect when they are not in it already.
     Gateway,
+    /// Gateway, OpenAI-format upstream, Anthropic client: success bodies are
+    /// translated (SPEC §7); `model` is the model as the client sent it.
+    AnthropicFromOpenAi { model: String },
 }
 
 /// Why the upstream gave no response.
@@ -49,24 +51,34 @@ pub struct ResponseStart {
     pub body: BodyFilter,
 }
 
-/// Largest upstream error body kept for re-shaping; the rest is dropped.
-const ERROR_BODY_CAP: usize = 64 * 1024;
-
 impl Exchange {
     /// Decides the client's response head from the upstream's.
     pub fn on_response(&self, status: StatusCode, upstream: &HeaderMap) -> ResponseStart {
-        let body = match self.shape {
-            Shape::Gateway if status.is_client_error() || status.is_server_error() => {
-                BodyFilter::ReshapeError { status, dialect: self.dialect, buffer: Vec::new() }
+        let failed = status.is_client_error() || status.is_server_error();
+        let event_stream = crate::headers::text(upstream, "content-type")
+            .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+        let (body, content_type) = match &self.shape {
+            Shape::Relay => (BodyFilter::Pass, None),
+            Shape::Gateway | Shape::AnthropicFromOpenAi { .. } if failed => {
+                let filter = BodyFilter::ReshapeError { status, dialect: self.dialect, buffer: Vec::new() };
+                (filter, Some("application/json"))
             }
-            Shape::Relay | Shape::Gateway => BodyFilter::Pass,
+            Shape::Gateway => (BodyFilter::Pass, None),
+            Shape::AnthropicFromOpenAi { model } if event_stream => (
+                BodyFilter::AnthropicStream(Box::new(AnthropicStream::new(model))),
+                Some("text/event-stream"),
+            ),
+            Shape::AnthropicFromOpenAi { model } => (
+                BodyFilter::AnthropicMessage { model: model.clone(), buffer: Vec::new() },
+                Some("application/json"),
+            ),
         };
+        let pass = body.is_pass();
         let mut headers = filtered(upstream, |name| {
-            !matches!(body, BodyFilter::Pass)
-                && (name == header::CONTENT_LENGTH || name == header::CONTENT_ENCODING)
+            !pass && (name == header::CONTENT_LENGTH || name == header::CONTENT_ENCODING)
         });
-        if !matches!(body, BodyFilter::Pass) {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(content_type) = content_type {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         apply_cors(&mut headers);
         ResponseStart { status, headers, body }
@@ -91,85 +103,6 @@ impl Exchange {
     }
 }
 
-/// What happens to each upstream body chunk.
-///
-/// Protocol: call [`BodyFilter::push`] for every chunk in order, send what it
-/// returns at once, then send what [`BodyFilter::finish`] returns.
-#[derive(Debug)]
-pub enum BodyFilter {
-    /// Every chunk goes out unchanged, as soon as it arrives.
-    Pass,
-    /// An error body, collected (up to a cap) and re-shaped at the end.
-    ReshapeError { status: StatusCode, dialect: Dialect, buffer: Vec<u8> },
-}
-
-impl BodyFilter {
-    /// The bytes to send now for `chunk`.
-    pub fn push<'a>(&mut self, chunk: &'a [u8]) -> Cow<'a, [u8]> {
-        match self {
-            BodyFilter::Pass => Cow::Borrowed(chunk),
-            BodyFilter::ReshapeError { buffer, .. } => {
-                let room = ERROR_BODY_CAP.saturating_sub(buffer.len());
-                buffer.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                Cow::Borrowed(&[])
-            }
-        }
-    }
-
-    /// The bytes to send after the last chunk.
-    pub fn finish(self) -> Vec<u8> {
-        match self {
-            BodyFilter::Pass => Vec::new(),
-            BodyFilter::ReshapeError { status, dialect, buffer } => reshape_error(status, dialect, &buffer),
-        }
-    }
-}
-
-/// An upstream error body in the client's dialect: unchanged when it already is,
-/// otherwise its message (OpenAI, Anthropic, Cloudflare `errors[]`, plain text)
-/// in a new body of the client's shape.
-pub fn reshape_error(status: StatusCode, dialect: Dialect, body: &[u8]) -> Vec<u8> {
-    let json: Option<Value> = serde_json::from_slice(body).ok();
-    if let Some(v) = &json {
-        let has_message = v["error"]["message"].is_string();
-        let native = match dialect {
-            Dialect::OpenAi => has_message && v["type"] != "error",
-            Dialect::Anthropic => has_message && v["type"] == "error",
-        };
-        if native {
-            return body.to_vec();
-        }
-    }
-    let message = json.as_ref().and_then(error_message).unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        match text.is_empty() {
-            true => format!("upstream answered {status}"),
-            false => text.chars().take(2000).collect(),
-        }
-    });
-    ProxyError::Upstream { status, message }.body_bytes(dialect)
-}
-
-/// The message of an error body in any of the shapes upstreams use.
-fn error_message(v: &Value) -> Option<String> {
-    if let Some(m) = v["error"]["message"].as_str().or(v["error"].as_str()) {
-        return Some(m.to_owned());
-    }
-    if let Some(errors) = v["errors"].as_array().filter(|e| !e.is_empty()) {
-        let parts: Vec<String> = errors
-            .iter()
-            .map(|e| match (e["code"].as_i64(), e["message"].as_str()) {
-                (Some(code), Some(m)) => format!("{m} (code {code})"),
-                (None, Some(m)) => m.to_owned(),
-                _ => e.to_string(),
-            })
-            .collect();
-        return Some(parts.join("; "));
-    }
-    v["message"].as_str().or(v["detail"].as_str()).map(str::to_owned)
-}
-
 /// A JSON answer with CORS headers and its length (no body for 204).
 pub fn json_reply(status: StatusCode, body: Vec<u8>) -> Reply {
     let length = body.len();
@@ -192,52 +125,7 @@ pub fn error_reply(error: &ProxyError, dialect: Dialect) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn reshape(status: u16, dialect: Dialect, body: &str) -> Value {
-        let out = reshape_error(StatusCode::from_u16(status).unwrap(), dialect, body.as_bytes());
-        serde_json::from_slice(&out).unwrap()
-    }
-
-    #[test]
-    fn native_errors_pass_unchanged() {
-        let openai = r#"{"error":{"message":"bad","type":"invalid_request_error","code":null}}"#;
-        assert_eq!(
-            reshape_error(StatusCode::BAD_REQUEST, Dialect::OpenAi, openai.as_bytes()),
-            openai.as_bytes()
-        );
-        let anthropic = r#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#;
-        let code = StatusCode::from_u16(529).unwrap();
-        assert_eq!(reshape_error(code, Dialect::Anthropic, anthropic.as_bytes()), anthropic.as_bytes());
-    }
-
-    #[test]
-    fn foreign_shapes_are_translated() {
-        assert_eq!(
-            reshape(401, Dialect::Anthropic, r#"{"error":{"message":"bad key","type":"x"}}"#),
-            json!({"type":"error","error":{"type":"authentication_error","message":"bad key"}})
-        );
-        assert_eq!(
-            reshape(
-                429,
-                Dialect::OpenAi,
-                r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow"}}"#
-            ),
-            json!({"error":{"message":"slow","type":"rate_limit_error","code":429}})
-        );
-        let cloudflare = r#"{"success":false,"errors":[{"code":2009,"message":"Unauthorized"}],"result":{}}"#;
-        assert_eq!(reshape(401, Dialect::OpenAi, cloudflare)["error"]["message"], "Unauthorized (code 2009)");
-        assert_eq!(reshape(404, Dialect::Anthropic, "no such model\n")["error"]["message"], "no such model");
-        assert_eq!(
-            reshape(502, Dialect::OpenAi, "")["error"]["message"],
-            "upstream answered 502 Bad Gateway"
-        );
-        assert_eq!(reshape(400, Dialect::OpenAi, r#"{"error":"plain"}"#)["error"]["message"], "plain");
-        assert_eq!(
-            reshape(422, Dialect::OpenAi, r#"{"detail":"validation"}"#)["error"]["message"],
-            "validation"
-        );
-    }
+    use serde_json::{Value, json};
 
     #[test]
     fn error_filter_buffers_then_reshapes() {

@@ -17,6 +17,7 @@ use crate::routing::{
     Forward, ForwardBody, Mode, NeedBody, Pending as RoutingPending, RouteInfo, Step, set_length,
     upstream_uri,
 };
+use crate::translate::request::{RequestOptions, to_openai};
 
 pub use auth::authorize;
 use providers::{ModelRef, Provider, anthropic_messages_url, chat_route, gateway_base};
@@ -77,21 +78,23 @@ impl Pending {
         let stream = body.stream();
         let native_anthropic =
             self.dialect == Dialect::Anthropic && model_ref.provider == Provider::Anthropic;
-        let (url, upstream_model, bytes) = match self.dialect {
+        let (url, upstream_model, bytes, shape) = match self.dialect {
             Dialect::Anthropic if native_anthropic => {
-                (anthropic_messages_url(&base), model_ref.model.clone(), body.with_model(&model_ref.model))
+                let url = anthropic_messages_url(&base);
+                (url, model_ref.model.clone(), body.with_model(&model_ref.model), Shape::Gateway)
             }
             Dialect::Anthropic => {
-                return Err(ProxyError::NotImplemented(format!(
-                    "/v1/messages with provider {} needs the Anthropic-to-OpenAI translator, which this build lacks; \
-                     use /v1/chat/completions, or #anthropic",
-                    model_ref.provider
-                )));
+                let route = chat_route(cfg, &base, &model_ref)?;
+                let request = body.to_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
+                let options = RequestOptions { include_usage: model_ref.provider != Provider::Mistral };
+                let translated = to_openai(&request, &route.body_model, options)?;
+                let shape = Shape::AnthropicFromOpenAi { model: client_model.clone() };
+                (route.url, route.body_model, translated.to_string().into_bytes(), shape)
             }
             Dialect::OpenAi => {
                 let route = chat_route(cfg, &base, &model_ref)?;
                 let bytes = chat_body(body, &route.body_model, model_ref.provider)?;
-                (route.url, route.body_model, bytes)
+                (route.url, route.body_model, bytes, Shape::Gateway)
             }
         };
         let uri = upstream_uri(&url, |m| ProxyError::NotConfigured(format!("GATEWAY_BASE_URL: {m}")))?;
@@ -116,7 +119,7 @@ impl Pending {
             headers,
             body: ForwardBody::Bytes(bytes),
             timeouts: cfg.upstream_timeouts,
-            exchange: Exchange { dialect: self.dialect, shape: Shape::Gateway, info },
+            exchange: Exchange { dialect: self.dialect, shape, info },
         })
     }
 }

@@ -144,7 +144,8 @@ fn bad_input_statuses_and_dialects() {
         (&chat, r#"{"model":"gpt-5"}"#, 400),
         (&chat, r#"{"model":"gpt-5#nope"}"#, 400),
         (&chat, r##"{"model":"#openai"}"##, 400),
-        (&messages, r#"{"model":"deepseek-v4#deepseek"}"#, 501),
+        (&messages, r#"{"model":"deepseek-v4#deepseek"}"#, 400),
+        (&messages, r#"{"model":"deepseek-v4#deepseek","max_tokens":5,"messages":[]}"#, 400),
     ] {
         assert_eq!(status(&c, h, body), want, "{body}");
     }

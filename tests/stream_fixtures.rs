@@ -1,0 +1,124 @@
+//! Recorded-shape OpenAI SSE transcripts through the streaming translator:
+//! identical output at every split point, valid Anthropic event order, and the
+//! expected events (tests/fixtures/openai_sse/README.md).
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use apex_ai_proxy::translate::sse::SseDecoder;
+use apex_ai_proxy::translate::stream::AnthropicStream;
+use serde_json::{Value, json};
+
+const MODEL: &str = "gpt-5.5#openai";
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openai_sse");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sse"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "fixtures missing");
+    files
+}
+
+fn translate(pieces: &[&[u8]]) -> Vec<u8> {
+    let mut stream = AnthropicStream::new(MODEL);
+    let mut out = Vec::new();
+    for piece in pieces {
+        out.extend(stream.push(piece));
+    }
+    out.extend(stream.finish());
+    out
+}
+
+/// The output as `{"event", "data"}` values, checking each event's framing.
+fn events(output: &[u8]) -> Vec<Value> {
+    let text = std::str::from_utf8(output).unwrap();
+    assert!(text.ends_with("\n\n"));
+    text.trim_end()
+        .split("\n\n")
+        .map(|block| {
+            let (event, data) = block.split_once('\n').unwrap();
+            let name = event.strip_prefix("event: ").unwrap();
+            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(data["type"], name, "event name matches its data type");
+            json!({"event": name, "data": data})
+        })
+        .collect()
+}
+
+/// The Anthropic stream grammar: message_start first; blocks get indices 0, 1,
+/// 2… in start order; deltas only to open blocks; every block stopped once, before
+/// message_delta; message_delta then message_stop last, or an error event last.
+fn check_grammar(name: &str, events: &[Value]) {
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    if kinds.last() == Some(&"error") {
+        assert!(kinds[..kinds.len() - 1].iter().all(|k| *k != "message_stop"), "{name}");
+    } else {
+        assert_eq!(kinds[0], "message_start", "{name}");
+        assert_eq!(&kinds[kinds.len() - 2..], ["message_delta", "message_stop"], "{name}");
+    }
+    let (mut started, mut open) = (0u64, BTreeSet::new());
+    for e in events {
+        let index = e["data"]["index"].as_u64();
+        match e["event"].as_str().unwrap() {
+            "content_block_start" => {
+                assert_eq!(index, Some(started), "{name}: indices increase from 0");
+                open.insert(started);
+                started += 1;
+            }
+            "content_block_delta" => {
+                assert!(open.contains(&index.unwrap()), "{name}: delta to an open block")
+            }
+            "content_block_stop" => assert!(open.remove(&index.unwrap()), "{name}: stop once"),
+            "message_delta" => assert!(open.is_empty(), "{name}: blocks stopped before message_delta"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn every_fixture_at_every_split() {
+    let update = std::env::var_os("UPDATE_FIXTURES").is_some();
+    for path in fixtures() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let input = std::fs::read(&path).unwrap();
+        let whole = translate(&[&input]);
+        for at in 0..=input.len() {
+            assert_eq!(translate(&[&input[..at], &input[at..]]), whole, "{name} split at {at}");
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(translate(&bytes), whole, "{name} byte by byte");
+
+        let events = events(&whole);
+        check_grammar(&name, &events);
+        let expected_path = path.with_extension("expected.jsonl");
+        let lines: Vec<String> = events.iter().map(Value::to_string).collect();
+        if update {
+            std::fs::write(&expected_path, lines.join("\n") + "\n").unwrap();
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap();
+        let expected: Vec<Value> = expected.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(events, expected, "{name}");
+    }
+}
+
+#[test]
+fn sse_decoder_agrees_on_every_fixture_split() {
+    for path in fixtures() {
+        let input = std::fs::read(&path).unwrap();
+        let decode = |pieces: &[&[u8]]| {
+            let mut d = SseDecoder::new();
+            let mut out: Vec<String> = pieces.iter().flat_map(|p| d.push(p)).collect();
+            out.extend(d.finish());
+            out
+        };
+        let whole = decode(&[&input]);
+        for at in 0..=input.len() {
+            assert_eq!(decode(&[&input[..at], &input[at..]]), whole);
+        }
+    }
+}
