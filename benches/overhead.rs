@@ -1,14 +1,13 @@
 //! Proxy overhead on loopback, in one run: the same small non-streaming chat
 //! request (a) straight to a fast fake upstream and (b) through the proxy
 //! component on `wasmtime serve` (gateway mode, so routing, auth and the body
-//! rewrite all run). Prints requests/s, p50/p99 latency, the overhead, and the
-//! component size. Figures, not pass/fail.
+//! rewrite all run), and (c) the same with aepipe reporting on (the fake upstream
+//! also plays aepipe). Prints requests/s, p50/p99 latency, the overhead, the
+//! reporting cost and the component size. Figures, not pass/fail.
 //!
 //! `scripts/bench.sh` builds and runs it; options: `--concurrency N`
-//! (default 8), `--seconds S` per target (default 5: wasmtime serve opens one upstream
-//! connection per request, and longer runs exhaust loopback ephemeral ports
-//! with TIME_WAIT sockets), `--wasmtime PATH`,
-//! `--component PATH`.
+//! (default 8), `--seconds S` per target (default 5), `--wasmtime PATH`,
+//! `--component PATH`. `BENCH_DEBUG=1` prints each failed request.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -190,13 +189,23 @@ fn read_response(reader: &mut impl BufRead) -> Option<u16> {
     Some(status)
 }
 
-fn start_proxy(o: &Options, upstream: u16) -> (Child, u16) {
+fn start_proxy(o: &Options, upstream: u16, report: bool) -> (Child, u16) {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(&o.wasmtime)
         .args(["serve", "-S", "cli", "--addr", &format!("127.0.0.1:{port}")])
         .args(["--env", "ACCOUNT_ID=acc", "--env", "GATEWAY_ID=gw"])
         .args(["--env", &format!("GATEWAY_TOKEN={TOKEN}")])
         .args(["--env", &format!("GATEWAY_BASE_URL=http://127.0.0.1:{upstream}/v1")])
+        .args(if report {
+            vec![
+                "--env".to_owned(),
+                format!("AEPIPE_BASE_URL=http://127.0.0.1:{upstream}"),
+                "--env".to_owned(),
+                "AEPIPE_TOKEN=bench".to_owned(),
+            ]
+        } else {
+            Vec::new()
+        })
         .arg(&o.component)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -229,10 +238,12 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 fn main() {
     let o = options();
     let upstream = fake_upstream();
-    let (mut proxy, proxy_port) = start_proxy(&o, upstream);
+    let (mut proxy, proxy_port) = start_proxy(&o, upstream, false);
+    let (mut reporting, reporting_port) = start_proxy(&o, upstream, true);
     let targets = [
         Target { label: "direct", port: upstream, path: "/v1/acc/gw/compat/chat/completions".into() },
         Target { label: "proxy (wasmtime serve)", port: proxy_port, path: "/v1/chat/completions".into() },
+        Target { label: "proxy + aepipe reports", port: reporting_port, path: "/v1/chat/completions".into() },
     ];
     println!(
         "apex-ai-proxy overhead bench: {} connections, {} s per target, loopback",
@@ -248,7 +259,7 @@ fn main() {
         println!("{:<24} {:>10.0} {:>9.3} {:>9.3} {:>8}", target.label, rps, p50, p99, r.errors);
         rows.push((rps, p50, p99));
     }
-    let (direct, proxied) = (rows[0], rows[1]);
+    let (direct, proxied, reported) = (rows[0], rows[1], rows[2]);
     println!(
         "overhead: p50 +{:.3} ms ({:.2}x), p99 +{:.3} ms ({:.2}x), throughput {:.2}x of direct",
         proxied.1 - direct.1,
@@ -257,8 +268,16 @@ fn main() {
         proxied.2 / direct.2,
         proxied.0 / direct.0
     );
+    println!(
+        "reporting on (2 aepipe calls after each response): p50 {:+.3} ms, p99 {:+.3} ms, throughput {:.2}x of proxy",
+        reported.1 - proxied.1,
+        reported.2 - proxied.2,
+        reported.0 / proxied.0
+    );
     let size = std::fs::metadata(&o.component).map(|m| m.len()).unwrap_or(0);
     println!("component: {} ({size} bytes)", o.component);
-    let _ = proxy.kill();
-    let _ = proxy.wait();
+    for child in [&mut proxy, &mut reporting] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }

@@ -97,7 +97,7 @@ impl Pending {
 }
 
 /// `chat_completions`, `messages`, or the path itself.
-fn endpoint_type(path: &str) -> String {
+pub fn endpoint_type(path: &str) -> String {
     let path = path.trim_end_matches('/');
     if path.ends_with("/chat/completions") {
         "chat_completions".into()

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
-use http::{Method, Request, StatusCode};
+use http::{Method, Request, StatusCode, Uri};
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
     ErrorCode, Fields, FutureIncomingResponse, IncomingRequest, IncomingResponse, Method as WasiMethod,
@@ -14,8 +14,9 @@ use wasi::http::types::{
 };
 use wasi::io::streams::{OutputStream, StreamError};
 
+use crate::config::Timeouts;
 use crate::response::{Reply, UpstreamFailure};
-use crate::routing::{Forward, ForwardBody};
+use crate::routing::ForwardBody;
 
 /// Size of one read from a body stream.
 const CHUNK: u64 = 64 * 1024;
@@ -105,50 +106,65 @@ pub enum SendError {
 }
 
 /// An outgoing body being written; [`UpstreamBody::finish`] completes it.
+/// Implements `Write` for the caller's bytes.
 pub struct UpstreamBody {
     // Declared first so it is dropped before its parent body.
     stream: OutputStream,
     body: OutgoingBody,
 }
 
+impl Write for UpstreamBody {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Write::write(&mut self.stream, buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Write::flush(&mut self.stream)
+    }
+}
+
 impl UpstreamBody {
-    fn finish(self) -> Result<(), SendError> {
+    pub fn finish(self) -> Result<(), SendError> {
         let UpstreamBody { stream, body } = self;
         drop(stream);
         OutgoingBody::finish(body, None).map_err(|e| SendError::Failed(format!("{e:?}")))
     }
 }
 
-/// Creates the upstream request and hands it to the host (before any body byte).
-pub fn start_request(forward: &Forward) -> Result<(FutureIncomingResponse, UpstreamBody), UpstreamFailure> {
+/// Creates an outgoing request and hands it to the host (before any body byte).
+pub fn start_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    timeouts: Timeouts,
+) -> Result<(FutureIncomingResponse, UpstreamBody), UpstreamFailure> {
     let invalid = |what: &str| UpstreamFailure::Unreachable(format!("invalid upstream {what}"));
-    let request = OutgoingRequest::new(fields_of(&forward.headers));
-    let method = match forward.method.as_str() {
+    let request = OutgoingRequest::new(fields_of(headers));
+    let method = match method.as_str() {
         "GET" => WasiMethod::Get,
         "POST" => WasiMethod::Post,
         other => WasiMethod::Other(other.to_owned()),
     };
     request.set_method(&method).map_err(|()| invalid("method"))?;
-    let scheme = match forward.uri.scheme_str() {
+    let scheme = match uri.scheme_str() {
         Some("http") => Scheme::Http,
         _ => Scheme::Https,
     };
     request.set_scheme(Some(&scheme)).map_err(|()| invalid("scheme"))?;
-    let authority = forward.uri.authority().map(|a| a.as_str());
+    let authority = uri.authority().map(|a| a.as_str());
     request.set_authority(authority).map_err(|()| invalid("authority"))?;
-    let path = forward.uri.path_and_query().map(|p| p.as_str());
+    let path = uri.path_and_query().map(|p| p.as_str());
     request.set_path_with_query(path).map_err(|()| invalid("path"))?;
     let body = request.body().map_err(|()| invalid("body"))?;
     let stream = body.write().map_err(|()| invalid("body stream"))?;
-    let future = outgoing_handler::handle(request, Some(options(forward)))
+    let future = outgoing_handler::handle(request, Some(options(timeouts)))
         .map_err(|code| failure_of(&code, "request refused by the host"))?;
     Ok((future, UpstreamBody { stream, body }))
 }
 
-fn options(forward: &Forward) -> RequestOptions {
+fn options(t: Timeouts) -> RequestOptions {
     let options = RequestOptions::new();
     let nanos = |d: std::time::Duration| Some(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-    let t = forward.timeouts;
     let _ = options.set_connect_timeout(nanos(t.connect));
     let _ = options.set_first_byte_timeout(nanos(t.first_byte));
     let _ = options.set_between_bytes_timeout(nanos(t.between_bytes));
@@ -156,11 +172,12 @@ fn options(forward: &Forward) -> RequestOptions {
 }
 
 /// Writes the upstream body: the planned bytes, or the client's body streamed
-/// (at most `limit` bytes), then finishes it.
+/// (at most `limit` bytes, each chunk shown to `tap`), then finishes it.
 pub fn send_body(
     body: &ForwardBody,
     request: &IncomingRequest,
     upstream: UpstreamBody,
+    mut tap: impl FnMut(&[u8]),
 ) -> Result<(), SendError> {
     let mut upstream = upstream;
     let failed = |e: std::io::Error| SendError::Failed(e.to_string());
@@ -179,6 +196,7 @@ pub fn send_body(
                     }
                 };
                 sent += chunk.len();
+                tap(&chunk);
                 if sent > *limit {
                     return Err(SendError::TooLarge { limit: *limit });
                 }

@@ -1,15 +1,18 @@
 //! The WASI host: `wasi:http/incoming-handler` in, `wasi:http/outgoing-handler`
-//! out. It only executes the core's plan: read, send, pump, answer.
+//! out. It only executes the core's plan: read, send, pump, answer, report.
 
 mod io;
+mod report;
 
 use std::io::Write;
+use std::time::Instant;
 
 use wasi::exports::http::incoming_handler::Guest;
 use wasi::http::types::{IncomingRequest, OutgoingBody, ResponseOutparam};
 
 use crate::config::Config;
 use crate::errors::{Dialect, ProxyError};
+use crate::report::{Recorder, new_request_id};
 use crate::response::{Reply, error_reply};
 use crate::routing::{Forward, Step, plan};
 use io::{
@@ -20,62 +23,108 @@ struct Component;
 
 impl Guest for Component {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let started = Instant::now();
         let cfg = Config::from_lookup(|name| std::env::var(name).ok());
         let head = read_head(&request);
-        let forward = match plan(&cfg, &head) {
-            Step::Respond(reply) => return send_reply(out, reply),
-            Step::Forward(forward) => forward,
+        let mut exchange = Exchange { started, record: Recorder::new(&cfg, &head, &new_request_id()) };
+        match plan(&cfg, &head) {
+            Step::Respond(reply) => exchange.reply(out, reply),
+            Step::Forward(forward) => exchange.proxy(*forward, &request, out),
             Step::NeedBody(need) => match read_body(&request, need.limit()) {
-                BodyRead::Complete(body) => match need.with_body(&cfg, body) {
-                    Step::Forward(forward) => forward,
-                    Step::Respond(reply) => return send_reply(out, reply),
-                    Step::NeedBody(_) => return send_reply(out, internal("body requested twice")),
-                },
-                BodyRead::TooLarge => return send_reply(out, need.too_large()),
-                BodyRead::Failed(why) => return send_reply(out, client_body_failed(&why)),
+                BodyRead::Complete(body) => {
+                    exchange.record.request_chunk(&body);
+                    match need.with_body(&cfg, body) {
+                        Step::Forward(forward) => exchange.proxy(*forward, &request, out),
+                        Step::Respond(reply) => exchange.reply(out, reply),
+                        Step::NeedBody(_) => exchange.reply(out, internal("body requested twice")),
+                    }
+                }
+                BodyRead::TooLarge => exchange.reply(out, need.too_large()),
+                BodyRead::Failed(why) => exchange.reply(out, client_body_failed(&why)),
             },
-        };
-        proxy(*forward, &request, out);
+        }
+        // The client has its whole response now; reporting cannot delay it.
+        let elapsed = exchange.elapsed_ms();
+        let calls = exchange.record.finish(&cfg, elapsed);
+        report::send_all(calls);
     }
 }
 
-/// Sends `forward` upstream and streams the answer back through the core's filter.
-fn proxy(forward: Forward, request: &IncomingRequest, out: ResponseOutparam) {
-    let exchange = forward.exchange.clone();
-    let (pending, upstream_body) = match start_request(&forward) {
-        Ok(started) => started,
-        Err(failure) => return send_reply(out, exchange.on_failure(failure)),
-    };
-    // A failed write is not the end: the upstream may have answered early (a
-    // 413 of its own, say) or the response carries the real error code.
-    match io::send_body(&forward.body, request, upstream_body) {
-        Ok(()) => {}
-        Err(SendError::TooLarge { limit }) => {
-            return send_reply(out, exchange.error(&ProxyError::PayloadTooLarge { limit }));
+/// One request in flight: its start time and its report record.
+struct Exchange {
+    started: Instant,
+    record: Recorder,
+}
+
+impl Exchange {
+    fn elapsed_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
+    }
+
+    fn reply(&mut self, out: ResponseOutparam, reply: Reply) {
+        self.record.reply(&reply, self.elapsed_ms());
+        send_reply(out, reply);
+    }
+
+    /// Sends `forward` upstream and streams the answer back through the core's filter.
+    fn proxy(&mut self, forward: Forward, request: &IncomingRequest, out: ResponseOutparam) {
+        self.record.route(&forward.exchange.info);
+        let exchange = &forward.exchange;
+        let started = start_request(&forward.method, &forward.uri, &forward.headers, forward.timeouts);
+        let (pending, upstream_body) = match started {
+            Ok(started) => started,
+            Err(failure) => {
+                self.record.upstream_failed();
+                return self.reply(out, exchange.on_failure(failure));
+            }
+        };
+        // A failed write is not the end: the upstream may have answered early (a
+        // 413 of its own, say) or the response carries the real error code.
+        let record = &mut self.record;
+        match io::send_body(&forward.body, request, upstream_body, |chunk| record.request_chunk(chunk)) {
+            Ok(()) => {}
+            Err(SendError::TooLarge { limit }) => {
+                return self.reply(out, exchange.error(&ProxyError::PayloadTooLarge { limit }));
+            }
+            Err(SendError::Failed(why)) => {
+                eprintln!("apex-ai-proxy: writing the upstream request body: {why}")
+            }
         }
-        Err(SendError::Failed(why)) => eprintln!("apex-ai-proxy: writing the upstream request body: {why}"),
+        let response = match wait_response(pending) {
+            Ok(response) => response,
+            Err(failure) => {
+                self.record.upstream_failed();
+                return self.reply(out, exchange.on_failure(failure));
+            }
+        };
+        let start = exchange.on_response(io::status_of(&response), &io::headers_of(&response.headers()));
+        let mut filter = start.body;
+        let Some((client_body, mut client)) = start_response(out, start.status, &start.headers) else {
+            return;
+        };
+        self.record.response_head(start.status, &start.headers, self.elapsed_ms());
+        let record = &mut self.record;
+        let mut send = |bytes: &[u8]| {
+            record.response_chunk(bytes);
+            client.write_all(bytes).and_then(|()| Write::flush(&mut client))
+        };
+        let outcome = io::pump(&response, |chunk| send(&filter.push(chunk)));
+        let upstream_failed = outcome.is_err();
+        let ending = match outcome {
+            Ok(()) => Some(filter.finish()),
+            Err(why) => filter.abort(&why),
+        };
+        let ended = ending.is_some_and(|bytes| send(&bytes).is_ok());
+        if upstream_failed {
+            self.record.upstream_failed();
+        }
+        // Without an ending the body is dropped unfinished: the client sees a
+        // truncated response rather than a falsely complete one.
+        if ended {
+            drop(client);
+            let _ = OutgoingBody::finish(client_body, None);
+        }
     }
-    let response = match wait_response(pending) {
-        Ok(response) => response,
-        Err(failure) => return send_reply(out, exchange.on_failure(failure)),
-    };
-    let start = exchange.on_response(io::status_of(&response), &io::headers_of(&response.headers()));
-    let mut filter = start.body;
-    let Some((client_body, mut client)) = start_response(out, start.status, &start.headers) else {
-        return;
-    };
-    let outcome = io::pump(&response, |chunk| {
-        let bytes = filter.push(chunk);
-        client.write_all(&bytes)?;
-        Write::flush(&mut client)
-    });
-    if outcome.is_ok() && client.write_all(&filter.finish()).and_then(|()| Write::flush(&mut client)).is_ok()
-    {
-        drop(client);
-        let _ = OutgoingBody::finish(client_body, None);
-    }
-    // On failure the body is dropped unfinished: the client sees a truncated
-    // response rather than a falsely complete one.
 }
 
 fn internal(why: &str) -> Reply {

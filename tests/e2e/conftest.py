@@ -12,12 +12,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_upstream import FakeUpstream  # noqa: E402
-from hosts import HOSTS, Running  # noqa: E402
+from hosts import HOSTS, Running, free_port  # noqa: E402
 
 GATEWAY_TOKEN = "test-gateway-token"
+AEPIPE_TOKEN = "test-aepipe-token"
 
 
-def profiles(upstream: FakeUpstream) -> dict[str, dict[str, str]]:
+def profiles(upstream: FakeUpstream, aepipe: FakeUpstream) -> dict[str, dict[str, str]]:
     """Named configurations the tests run the proxy with."""
     gateway = {
         "ACCOUNT_ID": "acc",
@@ -36,6 +37,12 @@ def profiles(upstream: FakeUpstream) -> dict[str, dict[str, str]]:
         "bare": {},
         # Short upstream time limit, for 504.
         "slow": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "UPSTREAM_FIRST_BYTE_TIMEOUT_MS": "1000"},
+        # Reporting to the fake aepipe.
+        "report": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "AEPIPE_BASE_URL": aepipe.url,
+                   "AEPIPE_TOKEN": AEPIPE_TOKEN},
+        # Reporting to a port where nothing listens.
+        "report_refused": {**gateway, "AEPIPE_BASE_URL": f"http://127.0.0.1:{free_port()}",
+                           "AEPIPE_TOKEN": AEPIPE_TOKEN},
     }
 
 
@@ -58,15 +65,15 @@ def pytest_generate_tests(metafunc):
 
 
 class Proxies:
-    def __init__(self, upstream: FakeUpstream):
-        self.upstream = upstream
+    def __init__(self, upstream: FakeUpstream, aepipe: FakeUpstream):
+        self.upstream, self.aepipe = upstream, aepipe
         self.running: dict[tuple[str, str], Running] = {}
 
     def get(self, host: str, profile: str = "main") -> Running:
         key = (host, profile)
         proxy = self.running.get(key)
         if proxy is None or not proxy.alive():
-            proxy = HOSTS[host]().start(profiles(self.upstream)[profile])
+            proxy = HOSTS[host]().start(profiles(self.upstream, self.aepipe)[profile])
             self.running[key] = proxy
         return proxy
 
@@ -82,15 +89,30 @@ def upstream():
     server.close()
 
 
+@pytest.fixture(scope="session")
+def aepipe():
+    """A fake aepipe: records reports, answers {"ok":true,"written":1}."""
+    server = FakeUpstream()
+    yield server
+    server.close()
+
+
+def aepipe_ok(req):
+    from fake_upstream import Reply
+    return Reply.json({"ok": True, "written": 1})
+
+
 @pytest.fixture(autouse=True)
-def _fresh_upstream(upstream):
+def _fresh_fakes(upstream, aepipe):
     upstream.reset()
+    aepipe.reset()
+    aepipe.default = aepipe_ok
     yield
 
 
 @pytest.fixture(scope="session")
-def proxies(upstream):
-    pool = Proxies(upstream)
+def proxies(upstream, aepipe):
+    pool = Proxies(upstream, aepipe)
     yield pool
     pool.close()
 

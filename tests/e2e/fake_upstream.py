@@ -98,6 +98,8 @@ class FakeUpstream:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
+        # The reply when nothing is queued; tests may replace it.
+        self.default = default_reply
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         upstream = self
@@ -170,7 +172,7 @@ class FakeUpstream:
         with self._lock:
             self.requests.append(rec)
             self._arrived.notify_all()
-            return self.replies.popleft() if self.replies else default_reply(rec)
+            return self.replies.popleft() if self.replies else self.default(rec)
 
     def reply(self, *replies: Reply) -> None:
         """Queues replies for the next requests, in order."""
@@ -181,6 +183,7 @@ class FakeUpstream:
         with self._lock:
             self.requests.clear()
             self.replies.clear()
+            self.default = default_reply
 
     def last(self) -> Recorded:
         assert self.requests, "the upstream received nothing"

@@ -1,0 +1,43 @@
+//! Sends the aepipe calls after the response: all started before any is awaited
+//! (independent of each other), each with bounded timeouts; a failure, timeout or
+//! non-2xx writes one line to the host log and is dropped.
+
+use std::io::Write;
+use std::time::Duration;
+
+use http::{Method, Uri};
+
+use super::io::{start_request, status_of, wait_response};
+use crate::config::Timeouts;
+use crate::report::AepipeCall;
+
+const REPORT_TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(2),
+    first_byte: Duration::from_secs(5),
+    between_bytes: Duration::from_secs(5),
+};
+
+pub fn send_all(calls: Vec<AepipeCall>) {
+    let started: Vec<_> = calls.into_iter().map(|call| (call.url.clone(), start(call))).collect();
+    for (url, pending) in started {
+        let outcome = pending.and_then(|future| wait_response(future).map_err(|f| format!("{f:?}")));
+        match outcome {
+            Ok(response) if (200..300).contains(&response.status()) => {}
+            Ok(response) => {
+                eprintln!("apex-ai-proxy: aepipe report to {url} answered {}", status_of(&response))
+            }
+            Err(why) => eprintln!("apex-ai-proxy: aepipe report to {url} failed: {why}"),
+        }
+    }
+}
+
+fn start(call: AepipeCall) -> Result<wasi::http::types::FutureIncomingResponse, String> {
+    let uri: Uri = call.url.parse().map_err(|e| format!("AEPIPE_BASE_URL gives an invalid URL: {e}"))?;
+    let mut headers = call.headers;
+    headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(call.body.len()));
+    let (future, mut body) =
+        start_request(&Method::POST, &uri, &headers, REPORT_TIMEOUTS).map_err(|f| format!("{f:?}"))?;
+    body.write_all(&call.body).map_err(|e| e.to_string())?;
+    body.finish().map_err(|_| "finishing the body failed".to_owned())?;
+    Ok(future)
+}
