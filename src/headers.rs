@@ -54,6 +54,11 @@ pub fn apply_cors(headers: &mut HeaderMap) {
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("*"));
 }
 
+/// `true` when `content-type` is `text/event-stream`.
+pub fn is_event_stream(headers: &HeaderMap) -> bool {
+    text(headers, "content-type").is_some_and(|t| t.trim_start().starts_with("text/event-stream"))
+}
+
 /// The first value of `name` as text, if it is valid text.
 pub fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())

@@ -55,8 +55,7 @@ impl Exchange {
     /// Decides the client's response head from the upstream's.
     pub fn on_response(&self, status: StatusCode, upstream: &HeaderMap) -> ResponseStart {
         let failed = status.is_client_error() || status.is_server_error();
-        let event_stream = crate::headers::text(upstream, "content-type")
-            .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+        let event_stream = crate::headers::is_event_stream(upstream);
         let (body, content_type) = match &self.shape {
             Shape::Relay => (BodyFilter::Pass, None),
             Shape::Gateway | Shape::AnthropicFromOpenAi { .. } if failed => {

@@ -130,7 +130,7 @@ impl NeedBody {
     pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Step {
         let planned = match self.pending {
             Pending::Gateway(p) => p.with_body(cfg, body),
-            Pending::Passthrough(p) => Ok(p.with_body(cfg, body)),
+            Pending::Passthrough(p) => Ok(p.with_body(body)),
         };
         match planned {
             Ok(forward) => Step::Forward(Box::new(forward)),
@@ -194,6 +194,26 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// Parses an upstream URL built by the core.
 pub(crate) fn upstream_uri(url: &str, what: impl FnOnce(String) -> ProxyError) -> Result<Uri, ProxyError> {
     url.parse::<Uri>().map_err(|e| what(format!("{url:?} is not a valid URL: {e}")))
+}
+
+/// A 32-hex-digit id, distinct per call within a process (std's randomly keyed
+/// hasher; the core has no other source of randomness).
+pub fn unique_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let state = RandomState::new();
+    format!("{:016x}{:016x}", state.hash_one(1u8), state.hash_one(2u8))
+}
+
+/// `chat_completions`, `messages`, or the path itself: the endpoint a path names.
+pub fn endpoint_type(path: &str) -> String {
+    let path = path.trim_end_matches('/');
+    if path.ends_with("/chat/completions") {
+        "chat_completions".into()
+    } else if path.ends_with("/messages") {
+        "messages".into()
+    } else {
+        path.into()
+    }
 }
 
 /// Sets `content-length` to `len`.

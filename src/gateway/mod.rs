@@ -26,6 +26,7 @@ use providers::{ModelRef, Provider, anthropic_messages_url, chat_route, gateway_
 #[derive(Debug)]
 pub struct Pending {
     dialect: Dialect,
+    endpoint_type: String,
     mapping: ModelMapping,
     /// The client's `cf-aig-*` and `anthropic-*` headers worth forwarding.
     forwarded: HeaderMap,
@@ -55,7 +56,8 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Step, ProxyError> {
     gateway_base(cfg)?;
     let mapping =
         crate::headers::text(&head.headers, MAPPING_HEADER).map(ModelMapping::parse).unwrap_or_default();
-    let pending = Pending { dialect, mapping, forwarded: forwardable(&head.headers) };
+    let endpoint_type = crate::routing::endpoint_type(path);
+    let pending = Pending { dialect, endpoint_type, mapping, forwarded: forwardable(&head.headers) };
     Ok(NeedBody::step(cfg, dialect, RoutingPending::Gateway(pending)))
 }
 
@@ -105,11 +107,7 @@ impl Pending {
             provider: model_ref.provider.name().to_owned(),
             model: client_model,
             upstream_model,
-            endpoint_type: match self.dialect {
-                Dialect::OpenAi => "chat_completions",
-                Dialect::Anthropic => "messages",
-            }
-            .to_owned(),
+            endpoint_type: self.endpoint_type.clone(),
             stream,
             upstream_host: uri.authority().map(|a| a.to_string()).unwrap_or_default(),
         };

@@ -15,7 +15,7 @@ use crate::mapping::{MAPPING_HEADER, ModelMapping};
 use crate::response::{Exchange, Shape};
 use crate::routing::{
     Forward, ForwardBody, Mode, NeedBody, Pending as RoutingPending, RouteInfo, Step, declared_length,
-    set_length, upstream_uri,
+    endpoint_type, set_length, upstream_uri,
 };
 
 /// A passthrough request waiting for its body because a mapping may apply.
@@ -70,7 +70,7 @@ pub fn plan(cfg: &Config, head: &Parts, provider: &str, dialect: Dialect) -> Res
 impl Pending {
     /// Applies the mapping to the body's `model`; any other body (not JSON, no
     /// string model, no matching rule) is forwarded byte-for-byte.
-    pub fn with_body(self, _cfg: &Config, body: Vec<u8>) -> Forward {
+    pub fn with_body(self, body: Vec<u8>) -> Forward {
         let Pending { mut forward, mapping } = self;
         let bytes = match JsonBody::parse(body) {
             Ok(json) => {
@@ -93,18 +93,6 @@ impl Pending {
         set_length(&mut forward.headers, bytes.len() as u64);
         forward.body = ForwardBody::Bytes(bytes);
         forward
-    }
-}
-
-/// `chat_completions`, `messages`, or the path itself.
-pub fn endpoint_type(path: &str) -> String {
-    let path = path.trim_end_matches('/');
-    if path.ends_with("/chat/completions") {
-        "chat_completions".into()
-    } else if path.ends_with("/messages") {
-        "messages".into()
-    } else {
-        path.into()
     }
 }
 

@@ -70,7 +70,7 @@ impl Recorder {
         let passthrough = head.headers.get(PROVIDER_HEADER).is_some_and(|v| !v.is_empty());
         let info = RouteInfo {
             mode: if passthrough { Mode::Passthrough } else { Mode::Gateway },
-            endpoint_type: crate::passthrough::endpoint_type(head.uri.path()),
+            endpoint_type: crate::routing::endpoint_type(head.uri.path()),
             ..RouteInfo::default()
         };
         let state = State {
@@ -114,9 +114,7 @@ impl Recorder {
             s.status = status.as_u16();
             s.response_headers = headers.clone();
             s.ttfb_ms.get_or_insert(ttfb_ms);
-            let event_stream = crate::headers::text(headers, "content-type")
-                .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
-            s.usage = UsageMeter::new(event_stream);
+            s.usage = UsageMeter::new(crate::headers::is_event_stream(headers));
         }
     }
 
@@ -197,9 +195,7 @@ impl Recorder {
 
 /// A request id for reports: distinct per request within a process.
 pub fn new_request_id() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    let state = RandomState::new();
-    format!("{:016x}{:016x}", state.hash_one(1u8), state.hash_one(2u8))
+    crate::routing::unique_id()
 }
 
 #[cfg(test)]

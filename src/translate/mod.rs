@@ -65,15 +65,9 @@ pub fn message_id(upstream_id: Option<&str>) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
         .collect();
     match id.is_empty() {
-        true => format!("msg_{}", fallback_id()),
+        true => format!("msg_{}", crate::routing::unique_id()),
         false => format!("msg_{}", id.trim_start_matches("chatcmpl-")),
     }
-}
-
-/// A per-process-distinct id for upstreams that send none.
-fn fallback_id() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    format!("{:016x}", RandomState::new().hash_one(0u8))
 }
 
 /// Parses tool-call arguments; text that is not a JSON object is kept as
