@@ -197,3 +197,37 @@ def test_slow_aepipe_does_not_delay_the_client(reporting, aepipe, upstream):
     assert max([first, *timings, streamed]) < 1.5, (first, timings, streamed)
     # The held reports still arrive: 5 requests, 2 calls each.
     assert len(aepipe.wait_for(10, timeout=15)) == 10
+
+
+ANTHROPIC_SSE = [
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",'
+    b'"model":"claude-x","content":[],"usage":{"input_tokens":30,"output_tokens":1}}}\n\n',
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":12}}\n\n',
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+]
+
+
+@pytest.mark.parametrize("model,upstream_model,tokens", [
+    ("claude-opus-4.7#anthropic", "claude-opus-4.7", [3, 4]),      # native: Anthropic usage shape
+    ("gpt-5.5#openai", "openai/gpt-5.5", [3, 4]),                   # translated: OpenAI usage, Anthropic out
+])
+def test_anthropic_dialect_sync(reporting, upstream, aepipe, model, upstream_model, tokens):
+    r = call(reporting, "POST", "/v1/messages", {"x-api-key": GATEWAY_TOKEN, "anthropic-version": "2023-06-01"},
+             {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})
+    assert r.status == 200 and r.json()["type"] == "message"
+    (point,), (raw,) = reports(aepipe)
+    assert point["blobs"][1:7] == [model, "messages", "200", "sync", "gateway", upstream_model]
+    assert point["doubles"][5:] == tokens
+    assert json.loads(raw["response_body"]) == r.json()
+
+
+def test_anthropic_passthrough_stream(reporting, upstream, aepipe, passthrough_header):
+    upstream.reply(Reply.sse(ANTHROPIC_SSE))
+    r = call(reporting, "POST", "/v1/messages", {"x-apex-ai-proxy-provider": passthrough_header,
+                                                 "x-api-key": "sk-ant-secret"},
+             {"model": "claude-x", "max_tokens": 5, "stream": True, "messages": []})
+    assert r.body == b"".join(ANTHROPIC_SSE)
+    (point,), _ = reports(aepipe)
+    assert point["blobs"][1:6] == ["claude-x", "messages", "200", "stream", "passthrough"]
+    assert point["doubles"][5:] == [30, 12]
+    check_no_secrets(aepipe, "sk-ant-secret")
