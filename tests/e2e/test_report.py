@@ -174,7 +174,7 @@ def test_aepipe_refusing_connections_changes_nothing(proxies, host, aepipe):
     for _ in range(3):
         r, _ = chat(refused.url)
         assert r.status == 200
-    wait_for_log(refused, "/v1/apex-ai-proxy/raw/log failed: Unreachable")
+    wait_for_log(refused, "/v1/apex-ai-proxy/raw/log failed: ")
 
 
 def test_slow_aepipe_does_not_delay_the_client(reporting, aepipe, upstream):

@@ -1,0 +1,81 @@
+//! Between workers-rs types and the core's `http` types.
+
+use apex_ai_proxy::response::Reply;
+use apex_ai_proxy::routing::Forward;
+use futures_util::StreamExt;
+use http::header::HeaderMap;
+use http::request::Parts;
+use worker::{Headers, Method, Request, RequestInit, RequestRedirect, Response};
+
+/// The request head as `http::request::Parts`.
+pub fn head(req: &Request) -> worker::Result<Parts> {
+    let url = req.url()?;
+    let target = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let request = http::Request::builder()
+        .method(req.method().as_ref())
+        .uri(target)
+        .body(())
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut parts = request.into_parts().0;
+    parts.headers = header_map(req.headers());
+    Ok(parts)
+}
+
+pub fn header_map(headers: &Headers) -> HeaderMap {
+    apex_ai_proxy::headers::from_pairs(headers.entries())
+}
+
+fn headers(map: &HeaderMap) -> Headers {
+    let headers = Headers::new();
+    for (name, value) in map {
+        if let Ok(value) = value.to_str() {
+            let _ = headers.append(name.as_str(), value);
+        }
+    }
+    headers
+}
+
+/// The body was over the limit.
+pub struct TooLarge;
+
+/// Reads the client's body, stopping as soon as it passes `limit` bytes.
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, TooLarge> {
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new()); // no body
+    };
+    let mut bytes = Vec::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        if bytes.len() + chunk.len() > limit {
+            return Err(TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The upstream request: redirects are relayed, not followed.
+pub fn upstream_request(forward: &Forward, body: &[u8]) -> worker::Result<Request> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::from(forward.method.to_string()))
+        .with_headers(headers(&forward.headers))
+        .with_redirect(RequestRedirect::Manual);
+    if !body.is_empty() {
+        init.with_body(Some(js_sys::Uint8Array::from(body).into()));
+    }
+    Request::new_with_init(&forward.uri.to_string(), &init)
+}
+
+/// A head and a body as a Worker response.
+pub fn with_head(response: Response, status: u16, map: &HeaderMap) -> Response {
+    response.with_status(status).with_headers(headers(map))
+}
+
+/// A complete proxy answer.
+pub fn response(reply: Reply) -> worker::Result<Response> {
+    let (parts, body) = reply.into_parts();
+    let response = if body.is_empty() { Response::empty()? } else { Response::from_bytes(body)? };
+    Ok(with_head(response, parts.status.as_u16(), &parts.headers))
+}
