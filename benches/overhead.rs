@@ -3,7 +3,9 @@
 //! component on `wasmtime serve` (gateway mode, so routing, auth and the body
 //! rewrite all run), and (c) the same with aepipe reporting on (the fake upstream
 //! also plays aepipe). Prints requests/s, p50/p99 latency, the overhead, the
-//! reporting cost and the component size. Figures, not pass/fail.
+//! reporting cost and the component size; with `--node`/`--worker-build`/
+//! `--miniflare`, (d) the Cloudflare Worker in workerd as well. Figures, not
+//! pass/fail.
 //!
 //! `scripts/bench.sh` builds and runs it; options: `--concurrency N`
 //! (default 8), `--seconds S` per target (default 5), `--wasmtime PATH`,
@@ -27,6 +29,11 @@ struct Options {
     seconds: u64,
     wasmtime: String,
     component: String,
+    /// `node` and the Worker build: when both are given, the Worker in workerd
+    /// (through tests/e2e/workerd_host.mjs and Miniflare) is measured too.
+    node: Option<String>,
+    worker_build: Option<String>,
+    miniflare: Option<String>,
 }
 
 fn options() -> Options {
@@ -35,6 +42,9 @@ fn options() -> Options {
         seconds: 5,
         wasmtime: ".tools/wasmtime".into(),
         component: "target/wasm32-wasip2/release/apex_ai_proxy.wasm".into(),
+        node: None,
+        worker_build: None,
+        miniflare: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -45,6 +55,9 @@ fn options() -> Options {
             "--seconds" => o.seconds = value.parse().expect("--seconds S"),
             "--wasmtime" => o.wasmtime = value,
             "--component" => o.component = value,
+            "--node" => o.node = Some(value),
+            "--worker-build" => o.worker_build = Some(value),
+            "--miniflare" => o.miniflare = Some(value),
             _ => {
                 i += 1;
                 continue;
@@ -83,9 +96,15 @@ fn serve_connection(stream: TcpStream) {
     }
 }
 
-/// Reads a request or response head; returns its content-length.
-fn read_head(reader: &mut impl BufRead) -> Option<usize> {
-    let mut length = 0;
+/// How a message body is framed.
+enum Framing {
+    Length(usize),
+    Chunked,
+}
+
+/// Reads a request or response head; returns how its body is framed.
+fn read_framing(reader: &mut impl BufRead) -> Option<Framing> {
+    let mut framing = Framing::Length(0);
     let mut line = String::new();
     loop {
         line.clear();
@@ -93,12 +112,49 @@ fn read_head(reader: &mut impl BufRead) -> Option<usize> {
             return None;
         }
         if line == "\r\n" {
-            return Some(length);
+            return Some(framing);
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
+        let Some((name, value)) = line.split_once(':') else { continue };
+        if name.eq_ignore_ascii_case("content-length") {
+            framing = Framing::Length(value.trim().parse().ok()?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            && value.trim().eq_ignore_ascii_case("chunked")
         {
-            length = value.trim().parse().ok()?;
+            framing = Framing::Chunked;
+        }
+    }
+}
+
+/// Reads a head and returns its content-length (the fake's own requests are never chunked).
+fn read_head(reader: &mut impl BufRead) -> Option<usize> {
+    match read_framing(reader)? {
+        Framing::Length(n) => Some(n),
+        Framing::Chunked => None,
+    }
+}
+
+/// Reads a body framed as the head said.
+fn read_body(reader: &mut impl BufRead, framing: Framing) -> Option<Vec<u8>> {
+    match framing {
+        Framing::Length(n) => {
+            let mut body = vec![0; n];
+            reader.read_exact(&mut body).ok()?;
+            Some(body)
+        }
+        Framing::Chunked => {
+            let mut body = Vec::new();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).ok()?;
+                let size = usize::from_str_radix(line.trim().split(';').next()?, 16).ok()?;
+                let mut chunk = vec![0; size + 2]; // the chunk and its CRLF
+                reader.read_exact(&mut chunk).ok()?;
+                if size == 0 {
+                    return Some(body);
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
         }
     }
 }
@@ -180,9 +236,8 @@ fn read_response(reader: &mut impl BufRead) -> Option<u16> {
     let mut status_line = String::new();
     reader.read_line(&mut status_line).ok()?;
     let status = status_line.split(' ').nth(1)?.parse().ok()?;
-    let length = read_head(reader)?;
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let framing = read_framing(reader)?;
+    let body = read_body(reader, framing)?;
     if status != 200 && std::env::var_os("BENCH_DEBUG").is_some() {
         eprintln!("body: {}", String::from_utf8_lossy(&body));
     }
@@ -227,6 +282,31 @@ fn start_proxy(o: &Options, upstream: u16, report: bool) -> (Child, u16) {
     panic!("wasmtime serve did not start");
 }
 
+/// The Worker in workerd, configured like the proxy; ready once its secrets are seeded.
+fn start_worker(o: &Options, upstream: u16) -> Option<(Child, u16)> {
+    let (node, build, miniflare) = (o.node.as_ref()?, o.worker_build.as_ref()?, o.miniflare.as_ref()?);
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = format!(
+        r#"{{"ACCOUNT_ID":"acc","GATEWAY_ID":"gw","GATEWAY_TOKEN":"{TOKEN}","GATEWAY_BASE_URL":"http://127.0.0.1:{upstream}/v1"}}"#
+    );
+    let mut child = Command::new(node)
+        .args(["tests/e2e/workerd_host.mjs", &port.to_string()])
+        .env("APEX_WORKER_BUILD", build)
+        .env("APEX_MINIFLARE", miniflare)
+        .env("APEX_WORKER_CONFIG", config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start workerd (run scripts/setup.sh worker)");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap_or(0) > 0 && !line.contains("workerd ready") {
+        line.clear();
+    }
+    thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    Some((child, port))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -240,11 +320,15 @@ fn main() {
     let upstream = fake_upstream();
     let (mut proxy, proxy_port) = start_proxy(&o, upstream, false);
     let (mut reporting, reporting_port) = start_proxy(&o, upstream, true);
-    let targets = [
+    let mut worker = start_worker(&o, upstream);
+    let mut targets = vec![
         Target { label: "direct", port: upstream, path: "/v1/acc/gw/compat/chat/completions".into() },
         Target { label: "proxy (wasmtime serve)", port: proxy_port, path: "/v1/chat/completions".into() },
         Target { label: "proxy + aepipe reports", port: reporting_port, path: "/v1/chat/completions".into() },
     ];
+    if let Some((_, port)) = &worker {
+        targets.push(Target { label: "worker (workerd)", port: *port, path: "/v1/chat/completions".into() });
+    }
     println!(
         "apex-ai-proxy overhead bench: {} connections, {} s per target, loopback",
         o.concurrency, o.seconds
@@ -276,7 +360,11 @@ fn main() {
     );
     let size = std::fs::metadata(&o.component).map(|m| m.len()).unwrap_or(0);
     println!("component: {} ({size} bytes)", o.component);
-    for child in [&mut proxy, &mut reporting] {
+    let mut children = vec![&mut proxy, &mut reporting];
+    if let Some((child, _)) = &mut worker {
+        children.push(child);
+    }
+    for child in children {
         let _ = child.kill();
         let _ = child.wait();
     }
