@@ -15,6 +15,7 @@ pub mod headers;
 pub mod json_body;
 pub mod mapping;
 pub mod passthrough;
+pub mod relay;
 pub mod report;
 pub mod response;
 pub mod routing;

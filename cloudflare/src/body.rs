@@ -2,11 +2,11 @@
 //! aepipe reports sent through `ctx.wait_until` once the stream has ended.
 
 use apex_ai_proxy::Config;
-use apex_ai_proxy::filter::BodyFilter;
+use apex_ai_proxy::relay::{Ending, Relay};
 use apex_ai_proxy::report::{AepipeCall, Recorder};
 use apex_ai_proxy::response::Exchange;
 use futures_channel::oneshot;
-use futures_util::future::{join_all, select};
+use futures_util::future::{Either, join_all, select};
 use futures_util::stream::{self, StreamExt};
 use http::StatusCode;
 use worker::{ByteStream, Context, Date, Delay, Fetch, Response};
@@ -37,15 +37,11 @@ pub fn respond(
             }
         });
     }
-    let pump = Pump {
-        upstream: upstream.stream()?,
-        filter: Some(start.body),
-        record: Some(record),
-        done: Some(done),
-    };
+    let relay = Relay::new(start.body, record);
+    let pump = Pump { upstream: upstream.stream()?, relay: Some(relay), done: Some(done) };
     let body = stream::unfold(pump, |mut pump| async move {
         let bytes = pump.next().await?;
-        Some((Ok::<Vec<u8>, worker::Error>(bytes), pump))
+        Some((bytes, pump))
     });
     Ok(convert::with_head(Response::from_stream(body)?, start.status.as_u16(), &start.headers))
 }
@@ -53,44 +49,27 @@ pub fn respond(
 /// The state of one streamed body.
 struct Pump {
     upstream: ByteStream,
-    filter: Option<BodyFilter>,
-    record: Option<Recorder>,
+    relay: Option<Relay>,
     done: Option<oneshot::Sender<Recorder>>,
 }
 
 impl Pump {
-    /// The next bytes for the client; `None` once the body is complete.
-    async fn next(&mut self) -> Option<Vec<u8>> {
-        let filter = self.filter.as_mut()?;
-        let bytes = match self.upstream.next().await {
-            Some(Ok(chunk)) => filter.push(&chunk).into_owned(),
-            Some(Err(e)) => {
-                let ending = self.filter.take()?.abort(&e.to_string());
-                if let Some(record) = &mut self.record {
-                    record.upstream_failed();
-                }
-                self.end();
-                ending?
-            }
-            None => {
-                let ending = self.filter.take()?.finish();
-                if let Some(record) = &mut self.record {
-                    record.response_chunk(&ending);
-                }
-                self.end();
-                return Some(ending);
-            }
+    /// The next bytes for the client; `None` once the body is complete. An `Err`
+    /// ends the client's body unfinished (truncated, never falsely complete).
+    async fn next(&mut self) -> Option<worker::Result<Vec<u8>>> {
+        let relay = self.relay.as_mut()?;
+        let (ending, record) = match self.upstream.next().await {
+            Some(Ok(chunk)) => return Some(Ok(relay.chunk(&chunk))),
+            None => self.relay.take()?.end(),
+            Some(Err(e)) => self.relay.take()?.fail(&e.to_string()),
         };
-        if let Some(record) = &mut self.record {
-            record.response_chunk(&bytes);
-        }
-        Some(bytes)
-    }
-
-    fn end(&mut self) {
-        if let (Some(done), Some(record)) = (self.done.take(), self.record.take()) {
+        if let Some(done) = self.done.take() {
             let _ = done.send(record);
         }
+        Some(match ending {
+            Ending::Finish(bytes) => Ok(bytes),
+            Ending::Truncate => Err(worker::Error::RustError("upstream body broke off".into())),
+        })
     }
 }
 
@@ -101,29 +80,13 @@ pub async fn report(record: Recorder, cfg: Config, duration_ms: f64) {
 }
 
 async fn send(call: AepipeCall) {
-    let url = call.url.clone();
-    let outcome = async {
-        let mut init = worker::RequestInit::new();
-        let headers = worker::Headers::new();
-        for (name, value) in &call.headers {
-            headers.append(name.as_str(), value.to_str().unwrap_or_default())?;
-        }
-        init.with_method(worker::Method::Post)
-            .with_headers(headers)
-            .with_body(Some(js_sys::Uint8Array::from(call.body.as_slice()).into()));
-        let request = worker::Request::new_with_init(&call.url, &init)?;
-        Fetch::Request(request).send().await
+    let request = convert::outgoing(&http::Method::POST, &call.url, &call.headers, &call.body);
+    let outcome = async { Fetch::Request(request?).send().await };
+    let problem = match select(Box::pin(outcome), Box::pin(Delay::from(REPORT_TIMEOUT))).await {
+        Either::Left((Ok(r), _)) if (200..300).contains(&r.status_code()) => return,
+        Either::Left((Ok(r), _)) => format!("answered {}", r.status_code()),
+        Either::Left((Err(e), _)) => format!("failed: {e}"),
+        Either::Right(_) => "timed out".to_owned(),
     };
-    match select(Box::pin(outcome), Box::pin(Delay::from(REPORT_TIMEOUT))).await {
-        futures_util::future::Either::Left((Ok(r), _)) if (200..300).contains(&r.status_code()) => {}
-        futures_util::future::Either::Left((Ok(r), _)) => {
-            worker::console_error!("apex-ai-proxy: aepipe report to {url} answered {}", r.status_code());
-        }
-        futures_util::future::Either::Left((Err(e), _)) => {
-            worker::console_error!("apex-ai-proxy: aepipe report to {url} failed: {e}");
-        }
-        futures_util::future::Either::Right(_) => {
-            worker::console_error!("apex-ai-proxy: aepipe report to {url} timed out");
-        }
-    }
+    worker::console_error!("apex-ai-proxy: aepipe report to {} {problem}", call.url);
 }

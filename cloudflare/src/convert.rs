@@ -1,7 +1,6 @@
 //! Between workers-rs types and the core's `http` types.
 
 use apex_ai_proxy::response::Reply;
-use apex_ai_proxy::routing::Forward;
 use futures_util::StreamExt;
 use http::header::HeaderMap;
 use http::request::Parts;
@@ -56,16 +55,16 @@ pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, TooLa
     Ok(bytes)
 }
 
-/// The upstream request: redirects are relayed, not followed.
-pub fn upstream_request(forward: &Forward, body: &[u8]) -> worker::Result<Request> {
+/// An outgoing request; redirects are relayed, not followed.
+pub fn outgoing(method: &http::Method, url: &str, map: &HeaderMap, body: &[u8]) -> worker::Result<Request> {
     let mut init = RequestInit::new();
-    init.with_method(Method::from(forward.method.to_string()))
-        .with_headers(headers(&forward.headers))
+    init.with_method(Method::from(method.to_string()))
+        .with_headers(headers(map))
         .with_redirect(RequestRedirect::Manual);
     if !body.is_empty() {
         init.with_body(Some(js_sys::Uint8Array::from(body).into()));
     }
-    Request::new_with_init(&forward.uri.to_string(), &init)
+    Request::new_with_init(url, &init)
 }
 
 /// A head and a body as a Worker response.

@@ -73,7 +73,7 @@ async fn send(forward: &Forward, req: &mut Request, record: &mut Recorder) -> Re
             }
         },
     };
-    let request = convert::upstream_request(forward, &bytes)
+    let request = convert::outgoing(&forward.method, &forward.uri.to_string(), &forward.headers, &bytes)
         .map_err(|e| Sent::Failed(UpstreamFailure::Unreachable(e.to_string())))?;
     let limit = forward.timeouts.first_byte;
     let fetch = Fetch::Request(request);

@@ -12,6 +12,7 @@ use wasi::http::types::{IncomingRequest, OutgoingBody, ResponseOutparam};
 
 use crate::config::Config;
 use crate::errors::{Dialect, ProxyError};
+use crate::relay::{Ending, Relay};
 use crate::report::{Recorder, new_request_id};
 use crate::response::{Reply, error_reply};
 use crate::routing::{Forward, Step, plan};
@@ -98,32 +99,26 @@ impl Exchange {
             }
         };
         let start = exchange.on_response(io::status_of(&response), &io::headers_of(&response.headers()));
-        let mut filter = start.body;
         let Some((client_body, mut client)) = start_response(out, start.status, &start.headers) else {
             return;
         };
         self.record.response_head(start.status, &start.headers, self.elapsed_ms());
-        let record = &mut self.record;
-        let mut send = |bytes: &[u8]| {
-            record.response_chunk(bytes);
-            client.write_all(bytes).and_then(|()| Write::flush(&mut client))
+        let mut relay = Relay::new(start.body, std::mem::replace(&mut self.record, Recorder::off()));
+        let mut send = |bytes: &[u8]| client.write_all(bytes).and_then(|()| Write::flush(&mut client));
+        let outcome = io::pump(&response, |chunk| send(&relay.chunk(chunk)));
+        let (ending, record) = match outcome {
+            Ok(()) => relay.end(),
+            Err(why) => relay.fail(&why),
         };
-        let outcome = io::pump(&response, |chunk| send(&filter.push(chunk)));
-        let upstream_failed = outcome.is_err();
-        let ending = match outcome {
-            Ok(()) => Some(filter.finish()),
-            Err(why) => filter.abort(&why),
-        };
-        let ended = ending.is_some_and(|bytes| send(&bytes).is_ok());
-        if upstream_failed {
-            self.record.upstream_failed();
-        }
-        // Without an ending the body is dropped unfinished: the client sees a
-        // truncated response rather than a falsely complete one.
-        if ended {
+        self.record = record;
+        if let Ending::Finish(bytes) = ending
+            && send(&bytes).is_ok()
+        {
             drop(client);
             let _ = OutgoingBody::finish(client_body, None);
         }
+        // Otherwise the body is dropped unfinished: the client sees a truncated
+        // response rather than a falsely complete one.
     }
 }
 
