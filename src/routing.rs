@@ -5,7 +5,7 @@
 //! 1. `plan(&config, &head)`;
 //! 2. on [`Step::NeedBody`], read the whole body (more than [`NeedBody::limit`]
 //!    bytes: answer [`NeedBody::too_large`]) and call [`NeedBody::with_body`],
-//!    which yields `Respond` or `Forward`;
+//!    which yields the request to send or the answer;
 //! 3. on [`Step::Forward`], send the request upstream (streaming the client's
 //!    body when [`ForwardBody::StreamClient`]), then answer through
 //!    [`Exchange::on_response`](crate::response::Exchange::on_response) or
@@ -126,15 +126,13 @@ impl NeedBody {
         error_reply(&ProxyError::PayloadTooLarge { limit: self.limit }, self.dialect)
     }
 
-    /// Continues planning with the whole body.
-    pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Step {
-        let planned = match self.pending {
-            Pending::Gateway(p) => p.with_body(cfg, body),
+    /// Finishes planning with the whole body: a request to send, or the answer.
+    // Called once per request; boxing the reply would only add an allocation.
+    #[allow(clippy::result_large_err)]
+    pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Result<Forward, Reply> {
+        match self.pending {
+            Pending::Gateway(p) => p.with_body(cfg, body).map_err(|e| error_reply(&e, self.dialect)),
             Pending::Passthrough(p) => Ok(p.with_body(body)),
-        };
-        match planned {
-            Ok(forward) => Step::Forward(Box::new(forward)),
-            Err(e) => Step::Respond(error_reply(&e, self.dialect)),
         }
     }
 }

@@ -30,11 +30,7 @@ pub fn run(cfg: &Config, head: &Parts, body: &[u8]) -> Result<Forward, Reply> {
     match plan(cfg, head) {
         Step::Respond(reply) => Err(reply),
         Step::Forward(forward) => Ok(*forward),
-        Step::NeedBody(need) => match need.with_body(cfg, body.to_vec()) {
-            Step::Respond(reply) => Err(reply),
-            Step::Forward(forward) => Ok(*forward),
-            Step::NeedBody(_) => panic!("asked for the body twice"),
-        },
+        Step::NeedBody(need) => need.with_body(cfg, body.to_vec()),
     }
 }
 

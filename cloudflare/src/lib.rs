@@ -24,27 +24,26 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     let head = convert::head(&req)?;
     let mut record = Recorder::new(&cfg, &head, &new_request_id());
     let elapsed = move || (Date::now().as_millis() - started) as f64;
-    let step = match plan(&cfg, &head) {
+    let planned = match plan(&cfg, &head) {
+        Step::Forward(forward) => Ok(*forward),
+        Step::Respond(reply) => Err(reply),
         Step::NeedBody(need) => match convert::read_body(&mut req, need.limit()).await {
             Ok(bytes) => {
                 record.request_chunk(&bytes);
                 need.with_body(&cfg, bytes)
             }
-            Err(convert::TooLarge) => Step::Respond(need.too_large()),
+            Err(convert::TooLarge) => Err(need.too_large()),
         },
-        step => step,
     };
-    let forward = match step {
-        Step::Forward(forward) => *forward,
-        Step::Respond(reply) => return answer(reply, record, cfg, &ctx, elapsed()),
-        Step::NeedBody(_) => return answer(internal(), record, cfg, &ctx, elapsed()),
+    let forward = match planned {
+        Ok(forward) => forward,
+        Err(reply) => return answer(reply, record, cfg, &ctx, elapsed()),
     };
     record.route(&forward.exchange.info);
     let sent = match send(&forward, &mut req, &mut record).await {
         Ok(response) => response,
         Err(Sent::Reply(reply)) => return answer(reply, record, cfg, &ctx, elapsed()),
         Err(Sent::Failed(failure)) => {
-            record.upstream_failed();
             return answer(forward.exchange.on_failure(failure), record, cfg, &ctx, elapsed());
         }
     };
@@ -59,13 +58,15 @@ enum Sent {
 
 /// Fetches `forward`, within its first-byte timeout.
 async fn send(forward: &Forward, req: &mut Request, record: &mut Recorder) -> Result<Response, Sent> {
-    let bytes = match &forward.body {
-        ForwardBody::Bytes(bytes) => bytes.clone(),
+    let read;
+    let bytes: &[u8] = match &forward.body {
+        ForwardBody::Bytes(bytes) => bytes,
         // Workers buffer the client's body (up to the limit) before sending it on.
         ForwardBody::StreamClient { limit } => match convert::read_body(req, *limit).await {
             Ok(bytes) => {
                 record.request_chunk(&bytes);
-                bytes
+                read = bytes;
+                &read
             }
             Err(convert::TooLarge) => {
                 let error = ProxyError::PayloadTooLarge { limit: *limit };
@@ -73,7 +74,7 @@ async fn send(forward: &Forward, req: &mut Request, record: &mut Recorder) -> Re
             }
         },
     };
-    let request = convert::outgoing(&forward.method, &forward.uri.to_string(), &forward.headers, &bytes)
+    let request = convert::outgoing(&forward.method, &forward.uri.to_string(), &forward.headers, bytes)
         .map_err(|e| Sent::Failed(UpstreamFailure::Unreachable(e.to_string())))?;
     let limit = forward.timeouts.first_byte;
     let fetch = Fetch::Request(request);
@@ -121,11 +122,4 @@ async fn config(env: &Env) -> Config {
     Config::from_lookup(|name| {
         secrets.get(name).cloned().or_else(|| env.var(name).ok().map(|v| v.to_string()))
     })
-}
-
-fn internal() -> Reply {
-    apex_ai_proxy::response::error_reply(
-        &ProxyError::BadGateway("internal: body requested twice".into()),
-        apex_ai_proxy::Dialect::OpenAi,
-    )
 }

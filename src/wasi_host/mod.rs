@@ -35,9 +35,8 @@ impl Guest for Component {
                 BodyRead::Complete(body) => {
                     exchange.record.request_chunk(&body);
                     match need.with_body(&cfg, body) {
-                        Step::Forward(forward) => exchange.proxy(*forward, &request, out),
-                        Step::Respond(reply) => exchange.reply(out, reply),
-                        Step::NeedBody(_) => exchange.reply(out, internal("body requested twice")),
+                        Ok(forward) => exchange.proxy(forward, &request, out),
+                        Err(reply) => exchange.reply(out, reply),
                     }
                 }
                 BodyRead::TooLarge => exchange.reply(out, need.too_large()),
@@ -74,10 +73,7 @@ impl Exchange {
         let started = start_request(&forward.method, &forward.uri, &forward.headers, forward.timeouts);
         let (pending, upstream_body) = match started {
             Ok(started) => started,
-            Err(failure) => {
-                self.record.upstream_failed();
-                return self.reply(out, exchange.on_failure(failure));
-            }
+            Err(failure) => return self.reply(out, exchange.on_failure(failure)),
         };
         // A failed write is not the end: the upstream may have answered early (a
         // 413 of its own, say) or the response carries the real error code.
@@ -93,10 +89,7 @@ impl Exchange {
         }
         let response = match wait_response(pending) {
             Ok(response) => response,
-            Err(failure) => {
-                self.record.upstream_failed();
-                return self.reply(out, exchange.on_failure(failure));
-            }
+            Err(failure) => return self.reply(out, exchange.on_failure(failure)),
         };
         let start = exchange.on_response(io::status_of(&response), &io::headers_of(&response.headers()));
         let Some((client_body, mut client)) = start_response(out, start.status, &start.headers) else {
@@ -120,10 +113,6 @@ impl Exchange {
         // Otherwise the body is dropped unfinished: the client sees a truncated
         // response rather than a falsely complete one.
     }
-}
-
-fn internal(why: &str) -> Reply {
-    error_reply(&ProxyError::BadGateway(format!("internal: {why}")), Dialect::OpenAi)
 }
 
 fn client_body_failed(why: &str) -> Reply {
