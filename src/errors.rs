@@ -19,9 +19,14 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// Anthropic for paths ending in `/messages`, OpenAI for everything else.
+    /// Anthropic for paths ending in `/messages` or `/messages/count_tokens`,
+    /// OpenAI for everything else.
     pub fn from_path(path: &str) -> Self {
-        if path.trim_end_matches('/').ends_with("/messages") { Dialect::Anthropic } else { Dialect::OpenAi }
+        let path = path.trim_end_matches('/');
+        match path.ends_with("/messages") || path.ends_with("/messages/count_tokens") {
+            true => Dialect::Anthropic,
+            false => Dialect::OpenAi,
+        }
     }
 }
 
@@ -157,7 +162,7 @@ mod tests {
         assert_eq!(Dialect::from_path("/v1/messages"), Dialect::Anthropic);
         assert_eq!(Dialect::from_path("/anthropic/v1/messages/"), Dialect::Anthropic);
         assert_eq!(Dialect::from_path("/v1/chat/completions"), Dialect::OpenAi);
-        assert_eq!(Dialect::from_path("/v1/messages/count_tokens"), Dialect::OpenAi);
+        assert_eq!(Dialect::from_path("/v1/messages/count_tokens"), Dialect::Anthropic);
         assert_eq!(Dialect::from_path("/v1/embeddings"), Dialect::OpenAi);
     }
 

@@ -12,7 +12,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use crate::errors::{Dialect, ProxyError};
-use crate::translate::{message, stream::AnthropicStream};
+use crate::translate::anthropic::{response as message, stream::AnthropicStream};
 
 /// Largest upstream error body kept for re-shaping; the rest is dropped.
 const ERROR_BODY_CAP: usize = 64 * 1024;

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod errors;
+pub mod failure;
 pub mod filter;
 pub mod gateway;
 pub mod headers;

@@ -64,7 +64,7 @@ impl Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::translate::stream::AnthropicStream;
+    use crate::translate::anthropic::stream::AnthropicStream;
 
     fn off() -> Recorder {
         let cfg = crate::test_support::config(&[]);

@@ -8,7 +8,7 @@ use crate::errors::{Dialect, ProxyError};
 use crate::filter::BodyFilter;
 use crate::headers::{apply_cors, filtered};
 use crate::routing::RouteInfo;
-use crate::translate::stream::AnthropicStream;
+use crate::translate::anthropic::stream::AnthropicStream;
 
 /// A complete answer produced by the proxy itself.
 pub type Reply = Response<Vec<u8>>;
@@ -26,14 +26,7 @@ pub enum Shape {
     AnthropicFromOpenAi { model: String },
 }
 
-/// Why the upstream gave no response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamFailure {
-    /// DNS, connection or protocol failure (answered 502).
-    Unreachable(String),
-    /// A time limit passed (answered 504).
-    Timeout(String),
-}
+pub use crate::failure::{FailureKind, UpstreamFailure};
 
 /// One request's upstream exchange, as far as the response is concerned.
 #[derive(Debug, Clone)]
@@ -41,6 +34,8 @@ pub struct Exchange {
     pub dialect: Dialect,
     pub shape: Shape,
     pub info: RouteInfo,
+    /// Connection failures all read the same (passthrough to public hosts).
+    pub neutral_failures: bool,
 }
 
 /// The head of the client's response and the filter for its body.
@@ -84,14 +79,11 @@ impl Exchange {
     }
 
     /// The answer when no upstream response arrived.
-    pub fn on_failure(&self, failure: UpstreamFailure) -> Reply {
-        let error = match failure {
-            UpstreamFailure::Unreachable(why) => {
-                ProxyError::BadGateway(format!("upstream {} unreachable: {why}", self.info.upstream_host))
-            }
-            UpstreamFailure::Timeout(why) => {
-                ProxyError::GatewayTimeout(format!("upstream {} timed out: {why}", self.info.upstream_host))
-            }
+    pub fn on_failure(&self, failure: &UpstreamFailure) -> Reply {
+        let message = failure.message(&self.info.upstream_host, self.neutral_failures);
+        let error = match failure.kind.is_timeout() {
+            true => ProxyError::GatewayTimeout(message),
+            false => ProxyError::BadGateway(message),
         };
         error_reply(&error, self.dialect)
     }
@@ -116,6 +108,13 @@ pub fn json_reply(status: StatusCode, body: Vec<u8>) -> Reply {
     response
 }
 
+/// `reply` carrying what the proxy decided about the request (for reports),
+/// when the proxy answered after routing it.
+pub fn with_route(mut reply: Reply, info: RouteInfo) -> Reply {
+    reply.extensions_mut().insert(info);
+    reply
+}
+
 /// `error` as a complete answer in `dialect`.
 pub fn error_reply(error: &ProxyError, dialect: Dialect) -> Reply {
     json_reply(error.status(), error.body_bytes(dialect))
@@ -128,8 +127,12 @@ mod tests {
 
     #[test]
     fn error_filter_buffers_then_reshapes() {
-        let exchange =
-            Exchange { dialect: Dialect::Anthropic, shape: Shape::Gateway, info: RouteInfo::default() };
+        let exchange = Exchange {
+            dialect: Dialect::Anthropic,
+            shape: Shape::Gateway,
+            info: RouteInfo::default(),
+            neutral_failures: false,
+        };
         let mut upstream = HeaderMap::new();
         upstream.insert(header::CONTENT_LENGTH, HeaderValue::from_static("40"));
         upstream.insert("cf-aig-cache-status", HeaderValue::from_static("MISS"));
@@ -145,8 +148,12 @@ mod tests {
 
     #[test]
     fn success_passes_through_with_length() {
-        let exchange =
-            Exchange { dialect: Dialect::OpenAi, shape: Shape::Gateway, info: RouteInfo::default() };
+        let exchange = Exchange {
+            dialect: Dialect::OpenAi,
+            shape: Shape::Gateway,
+            info: RouteInfo::default(),
+            neutral_failures: false,
+        };
         let mut upstream = HeaderMap::new();
         upstream.insert(header::CONTENT_LENGTH, HeaderValue::from_static("2"));
         upstream.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
@@ -159,8 +166,22 @@ mod tests {
 
     #[test]
     fn failures_map_to_502_and_504() {
-        let exchange = Exchange { dialect: Dialect::OpenAi, shape: Shape::Relay, info: RouteInfo::default() };
-        assert_eq!(exchange.on_failure(UpstreamFailure::Unreachable("refused".into())).status(), 502);
-        assert_eq!(exchange.on_failure(UpstreamFailure::Timeout("slow".into())).status(), 504);
+        let exchange = Exchange {
+            dialect: Dialect::OpenAi,
+            shape: Shape::Relay,
+            info: RouteInfo::default(),
+            neutral_failures: false,
+        };
+        let refused = UpstreamFailure::new(FailureKind::Refused, "ECONNREFUSED");
+        let reply = exchange.on_failure(&refused);
+        assert_eq!(reply.status(), 502);
+        assert!(
+            !String::from_utf8_lossy(reply.body()).contains("ECONNREFUSED"),
+            "runtime text stays in the log"
+        );
+        assert_eq!(
+            exchange.on_failure(&UpstreamFailure::new(FailureKind::ResponseTimeout, "")).status(),
+            504
+        );
     }
 }

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use apex_ai_proxy::translate::anthropic::stream::AnthropicStream;
 use apex_ai_proxy::translate::sse::SseDecoder;
-use apex_ai_proxy::translate::stream::AnthropicStream;
 use serde_json::{Value, json};
 
 const MODEL: &str = "gpt-5.5#openai";

@@ -1,6 +1,6 @@
 //! Between workers-rs types and the core's `http` types.
 
-use apex_ai_proxy::response::Reply;
+use apex_ai_proxy::response::{FailureKind, Reply, UpstreamFailure};
 use futures_util::StreamExt;
 use http::header::HeaderMap;
 use http::request::Parts;
@@ -77,4 +77,23 @@ pub fn response(reply: Reply) -> worker::Result<Response> {
     let (parts, body) = reply.into_parts();
     let response = if body.is_empty() { Response::empty()? } else { Response::from_bytes(body)? };
     Ok(with_head(response, parts.status.as_u16(), &parts.headers))
+}
+
+/// The core's failure kind for a fetch error, read from workerd's message (it
+/// has no error codes); the message itself stays in the detail, for the log.
+pub fn failure_of(error: &worker::Error) -> UpstreamFailure {
+    let text = error.to_string();
+    let lower = text.to_ascii_lowercase();
+    let kind = if lower.contains("dns") || lower.contains("not resolve") || lower.contains("lookup") {
+        FailureKind::Dns
+    } else if lower.contains("refused") {
+        FailureKind::Refused
+    } else if lower.contains("tls") || lower.contains("ssl") || lower.contains("certificate") {
+        FailureKind::Tls
+    } else if lower.contains("connection lost") || lower.contains("reset") || lower.contains("closed") {
+        FailureKind::Closed
+    } else {
+        FailureKind::Other
+    };
+    UpstreamFailure::new(kind, text)
 }

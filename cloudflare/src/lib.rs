@@ -8,7 +8,7 @@ mod convert;
 use std::collections::HashMap;
 
 use apex_ai_proxy::report::{Recorder, new_request_id};
-use apex_ai_proxy::response::{Reply, UpstreamFailure};
+use apex_ai_proxy::response::{FailureKind, Reply, UpstreamFailure};
 use apex_ai_proxy::routing::{Forward, ForwardBody, Step, plan};
 use apex_ai_proxy::{Config, ProxyError};
 use futures_util::future::{Either, select};
@@ -44,7 +44,11 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         Ok(response) => response,
         Err(Sent::Reply(reply)) => return answer(reply, record, cfg, &ctx, elapsed()),
         Err(Sent::Failed(failure)) => {
-            return answer(forward.exchange.on_failure(failure), record, cfg, &ctx, elapsed());
+            worker::console_error!(
+                "apex-ai-proxy: upstream {}: {failure}",
+                forward.exchange.info.upstream_host
+            );
+            return answer(forward.exchange.on_failure(&failure), record, cfg, &ctx, elapsed());
         }
     };
     body::respond(forward.exchange, sent, record, cfg, &ctx, started)
@@ -75,16 +79,17 @@ async fn send(forward: &Forward, req: &mut Request, record: &mut Recorder) -> Re
         },
     };
     let request = convert::outgoing(&forward.method, &forward.uri.to_string(), &forward.headers, bytes)
-        .map_err(|e| Sent::Failed(UpstreamFailure::Unreachable(e.to_string())))?;
+        .map_err(|e| Sent::Failed(UpstreamFailure::new(FailureKind::Other, e.to_string())))?;
     let limit = forward.timeouts.first_byte;
     let fetch = Fetch::Request(request);
     let outcome = select(Box::pin(fetch.send()), Box::pin(Delay::from(limit))).await;
     match outcome {
         Either::Left((Ok(response), _)) => Ok(response),
-        Either::Left((Err(e), _)) => Err(Sent::Failed(UpstreamFailure::Unreachable(e.to_string()))),
-        Either::Right(_) => {
-            Err(Sent::Failed(UpstreamFailure::Timeout(format!("no response within {limit:?}"))))
-        }
+        Either::Left((Err(e), _)) => Err(Sent::Failed(convert::failure_of(&e))),
+        Either::Right(_) => Err(Sent::Failed(UpstreamFailure::new(
+            FailureKind::ResponseTimeout,
+            format!("no response within {} ms", limit.as_millis()),
+        ))),
     }
 }
 

@@ -57,7 +57,12 @@ pub fn plan(cfg: &Config, head: &Parts, provider: &str, dialect: Dialect) -> Res
         headers,
         body: ForwardBody::StreamClient { limit: cfg.max_body_bytes },
         timeouts: cfg.upstream_timeouts,
-        exchange: Exchange { dialect, shape: Shape::Relay, info },
+        exchange: Exchange {
+            dialect,
+            shape: Shape::Relay,
+            info,
+            neutral_failures: !cfg.passthrough_allow_private,
+        },
     };
     let mapping =
         crate::headers::text(&head.headers, MAPPING_HEADER).map(ModelMapping::parse).unwrap_or_default();

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::translate::quoted;
+
 /// The scheme used to reach the upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -77,13 +79,15 @@ pub fn parse_target(header: &str) -> Result<Target, String> {
     }
     if let Some(c) = raw.chars().find(|c| c.is_whitespace() || c.is_control() || !c.is_ascii()) {
         return Err(format!(
-            "X-APEX-AI-PROXY-PROVIDER must be an ASCII host[:port][/base-path]; found {c:?} (use punycode for international names)"
+            "X-APEX-AI-PROXY-PROVIDER must be an ASCII host[:port][/base-path]; found {} (use punycode for international names)",
+            character(c)
         ));
     }
     let (scheme, rest) = split_scheme(raw)?;
     if let Some(c) = rest.chars().find(|c| matches!(c, '?' | '#' | '@' | '\\')) {
         return Err(format!(
-            "X-APEX-AI-PROXY-PROVIDER must be host[:port][/base-path] without user-info, query or fragment; found {c:?}"
+            "X-APEX-AI-PROXY-PROVIDER must be host[:port][/base-path] without user-info, query or fragment; found {}",
+            character(c)
         ));
     }
     let (authority, path) = match rest.find('/') {
@@ -92,6 +96,16 @@ pub fn parse_target(header: &str) -> Result<Target, String> {
     };
     let (host, port) = parse_authority(authority)?;
     Ok(Target { scheme, host, port, base_path: path.trim_end_matches('/').to_owned() })
+}
+
+/// A character as a user reads it: "a space", "U+0007", or quoted.
+fn character(c: char) -> String {
+    match c {
+        ' ' => "a space".into(),
+        '\t' => "a tab".into(),
+        c if c.is_control() || c.is_whitespace() => format!("the control character U+{:04X}", u32::from(c)),
+        c => quoted(c.encode_utf8(&mut [0; 4])),
+    }
 }
 
 fn split_scheme(raw: &str) -> Result<(Scheme, &str), String> {
@@ -116,7 +130,7 @@ fn parse_authority(authority: &str) -> Result<(Host, Option<u16>), String> {
             rest.split_once(']').ok_or("X-APEX-AI-PROXY-PROVIDER: IPv6 literal without closing ']'")?;
         let ip: Ipv6Addr = inside
             .parse()
-            .map_err(|_| format!("X-APEX-AI-PROXY-PROVIDER: invalid IPv6 address {inside:?}"))?;
+            .map_err(|_| format!("X-APEX-AI-PROXY-PROVIDER: invalid IPv6 address {}", quoted(inside)))?;
         let port = match after {
             "" => None,
             _ => Some(after.strip_prefix(':').ok_or("X-APEX-AI-PROXY-PROVIDER: junk after IPv6 literal")?),
@@ -132,14 +146,14 @@ fn parse_authority(authority: &str) -> Result<(Host, Option<u16>), String> {
     let port = port
         .map(|p| match p.parse::<u16>() {
             Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
-            _ => Err(format!("X-APEX-AI-PROXY-PROVIDER: invalid port {p:?}")),
+            _ => Err(format!("X-APEX-AI-PROXY-PROVIDER: invalid port {}", quoted(p))),
         })
         .transpose()?;
     Ok((host, port))
 }
 
 fn parse_host_name(name: &str) -> Result<Host, String> {
-    let bad = |why: &str| Err(format!("X-APEX-AI-PROXY-PROVIDER: invalid host {name:?}: {why}"));
+    let bad = |why: &str| Err(format!("X-APEX-AI-PROXY-PROVIDER: invalid host {}: {why}", quoted(name)));
     let lower = name.to_ascii_lowercase();
     let trimmed = lower.strip_suffix('.').unwrap_or(&lower);
     if trimmed.is_empty() || trimmed.len() > 253 {

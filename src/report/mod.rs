@@ -133,6 +133,9 @@ impl Recorder {
 
     /// A complete proxy answer, sent at `ttfb_ms`.
     pub fn reply(&mut self, reply: &Reply, ttfb_ms: f64) {
+        if let Some(info) = reply.extensions().get::<RouteInfo>() {
+            self.route(info);
+        }
         self.response_head(reply.status(), reply.headers(), ttfb_ms);
         self.response_chunk(reply.body());
     }

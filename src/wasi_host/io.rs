@@ -15,7 +15,7 @@ use wasi::http::types::{
 use wasi::io::streams::{OutputStream, StreamError};
 
 use crate::config::Timeouts;
-use crate::response::{Reply, UpstreamFailure};
+use crate::response::{FailureKind, Reply, UpstreamFailure};
 use crate::routing::ForwardBody;
 
 /// Size of one read from a body stream.
@@ -121,7 +121,8 @@ impl UpstreamBody {
     pub fn finish(self) -> Result<(), SendError> {
         let UpstreamBody { stream, body } = self;
         drop(stream);
-        OutgoingBody::finish(body, None).map_err(|e| SendError::Failed(format!("{e:?}")))
+        OutgoingBody::finish(body, None)
+            .map_err(|e| SendError::Failed(failure_of(&e, "finishing the body").to_string()))
     }
 }
 
@@ -132,7 +133,7 @@ pub fn start_request(
     headers: &HeaderMap,
     timeouts: Timeouts,
 ) -> Result<(FutureIncomingResponse, UpstreamBody), UpstreamFailure> {
-    let invalid = |what: &str| UpstreamFailure::Unreachable(format!("invalid upstream {what}"));
+    let invalid = |what: &str| UpstreamFailure::new(FailureKind::Other, format!("invalid upstream {what}"));
     let request = OutgoingRequest::new(fields_of(headers));
     let method = match method.as_str() {
         "GET" => WasiMethod::Get,
@@ -208,19 +209,42 @@ pub fn wait_response(future: FutureIncomingResponse) -> Result<IncomingResponse,
     match future.get() {
         Some(Ok(Ok(response))) => Ok(response),
         Some(Ok(Err(code))) => Err(failure_of(&code, "no response")),
-        Some(Err(())) | None => Err(UpstreamFailure::Unreachable("response already taken".into())),
+        Some(Err(())) | None => Err(UpstreamFailure::new(FailureKind::Other, "response already taken")),
     }
 }
 
+/// The core's failure kind for a wasi:http error code; the code's own name
+/// stays in the detail, for the host log.
 fn failure_of(code: &ErrorCode, context: &str) -> UpstreamFailure {
-    match code {
-        ErrorCode::DnsTimeout
-        | ErrorCode::ConnectionTimeout
-        | ErrorCode::ConnectionReadTimeout
+    let kind = match code {
+        ErrorCode::DnsError(_) | ErrorCode::DestinationNotFound => FailureKind::Dns,
+        ErrorCode::ConnectionRefused
+        | ErrorCode::DestinationUnavailable
+        | ErrorCode::DestinationIpProhibited
+        | ErrorCode::DestinationIpUnroutable => FailureKind::Refused,
+        ErrorCode::TlsProtocolError | ErrorCode::TlsCertificateError | ErrorCode::TlsAlertReceived(_) => {
+            FailureKind::Tls
+        }
+        ErrorCode::ConnectionTerminated
+        | ErrorCode::ConnectionLimitReached
+        | ErrorCode::HttpResponseIncomplete => FailureKind::Closed,
+        ErrorCode::DnsTimeout | ErrorCode::ConnectionTimeout => FailureKind::ConnectTimeout,
+        ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout
-        | ErrorCode::HttpResponseTimeout => UpstreamFailure::Timeout(format!("{context}: {code:?}")),
-        _ => UpstreamFailure::Unreachable(format!("{context}: {code:?}")),
-    }
+        | ErrorCode::HttpResponseTimeout => FailureKind::ResponseTimeout,
+        ErrorCode::HttpRequestDenied => FailureKind::Denied,
+        ErrorCode::HttpProtocolError
+        | ErrorCode::HttpResponseHeaderSectionSize(_)
+        | ErrorCode::HttpResponseHeaderSize(_)
+        | ErrorCode::HttpResponseBodySize(_)
+        | ErrorCode::HttpResponseTrailerSectionSize(_)
+        | ErrorCode::HttpResponseTrailerSize(_)
+        | ErrorCode::HttpResponseTransferCoding(_)
+        | ErrorCode::HttpResponseContentCoding(_)
+        | ErrorCode::HttpUpgradeFailed => FailureKind::Protocol,
+        _ => FailureKind::Other,
+    };
+    UpstreamFailure::new(kind, format!("{context}: {code}"))
 }
 
 /// Copies every chunk of the upstream body to `sink` as it arrives.

@@ -73,7 +73,7 @@ impl Exchange {
         let started = start_request(&forward.method, &forward.uri, &forward.headers, forward.timeouts);
         let (pending, upstream_body) = match started {
             Ok(started) => started,
-            Err(failure) => return self.reply(out, exchange.on_failure(failure)),
+            Err(failure) => return self.reply(out, exchange.on_failure(&failure)),
         };
         // A failed write is not the end: the upstream may have answered early (a
         // 413 of its own, say) or the response carries the real error code.
@@ -89,7 +89,7 @@ impl Exchange {
         }
         let response = match wait_response(pending) {
             Ok(response) => response,
-            Err(failure) => return self.reply(out, exchange.on_failure(failure)),
+            Err(failure) => return self.reply(out, exchange.on_failure(&failure)),
         };
         let start = exchange.on_response(io::status_of(&response), &io::headers_of(&response.headers()));
         let Some((client_body, mut client)) = start_response(out, start.status, &start.headers) else {

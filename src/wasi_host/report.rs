@@ -20,7 +20,7 @@ const REPORT_TIMEOUTS: Timeouts = Timeouts {
 pub fn send_all(calls: Vec<AepipeCall>) {
     let started: Vec<_> = calls.into_iter().map(|call| (call.url.clone(), start(call))).collect();
     for (url, pending) in started {
-        let outcome = pending.and_then(|future| wait_response(future).map_err(|f| format!("{f:?}")));
+        let outcome = pending.and_then(|future| wait_response(future).map_err(|f| f.to_string()));
         match outcome {
             Ok(response) if (200..300).contains(&response.status()) => {}
             Ok(response) => {
@@ -36,7 +36,7 @@ fn start(call: AepipeCall) -> Result<wasi::http::types::FutureIncomingResponse, 
     let mut headers = call.headers;
     headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(call.body.len()));
     let (future, mut body) =
-        start_request(&Method::POST, &uri, &headers, REPORT_TIMEOUTS).map_err(|f| format!("{f:?}"))?;
+        start_request(&Method::POST, &uri, &headers, REPORT_TIMEOUTS).map_err(|f| f.to_string())?;
     body.write_all(&call.body).map_err(|e| e.to_string())?;
     body.finish().map_err(|_| "finishing the body failed".to_owned())?;
     Ok(future)

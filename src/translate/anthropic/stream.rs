@@ -18,8 +18,9 @@ use serde_json::{Value, json};
 
 use crate::errors::{Dialect, error_type_for};
 
-use super::sse::SseDecoder;
-use super::{Usage, message_id, stop_reason};
+use super::{message_id, stop_reason, usage_json};
+use crate::translate::Usage;
+use crate::translate::sse::SseDecoder;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -295,11 +296,7 @@ impl AnthropicStream {
         for index in std::mem::take(&mut self.open_blocks) {
             event(out, "content_block_stop", json!({"type": "content_block_stop", "index": index}));
         }
-        let usage = json!({
-            "input_tokens": self.usage.input_tokens,
-            "output_tokens": self.usage.output_tokens,
-            "cache_read_input_tokens": self.usage.cache_read_input_tokens,
-        });
+        let usage = usage_json(self.usage);
         let delta = json!({"stop_reason": self.stop_reason.unwrap_or("end_turn"), "stop_sequence": null});
         event(out, "message_delta", json!({"type": "message_delta", "delta": delta, "usage": usage}));
         event(out, "message_stop", json!({"type": "message_stop"}));

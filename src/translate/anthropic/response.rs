@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Usage, message_id, stop_reason, tool_input};
+use super::{message_id, stop_reason, tool_input, usage_json};
+use crate::translate::Usage;
 
 /// Translates a completion body. `model` is the model as the client sent it.
 /// A body that is not a completion becomes `Err` with a message for an
@@ -41,7 +42,7 @@ pub fn to_anthropic(completion: &[u8], model: &str) -> Result<Value, String> {
         "content": content,
         "stop_reason": stop_reason(finish),
         "stop_sequence": null,
-        "usage": Usage::from_openai(&v["usage"]).to_json(),
+        "usage": usage_json(Usage::from_openai(&v["usage"])),
     }))
 }
 

@@ -1,0 +1,128 @@
+//! Why an upstream gave no response, in words that are the same on every host.
+//!
+//! Hosts map their runtime's own errors (wasi:http `ErrorCode`, a Worker's
+//! fetch exception) to a [`FailureKind`]; the core alone decides what the client
+//! reads. The runtime's own text goes to the host log, never to a client.
+
+use std::fmt;
+
+/// What went wrong, as far as a client can act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The upstream's name did not resolve.
+    Dns,
+    /// Nothing accepted the connection.
+    Refused,
+    /// The TLS handshake failed or the certificate was refused.
+    Tls,
+    /// The connection closed or reset before a complete response head.
+    Closed,
+    /// The upstream's answer was not valid HTTP.
+    Protocol,
+    /// The host runtime refused to open the connection (Spin's
+    /// `allowed_outbound_hosts`).
+    Denied,
+    /// No connection within `UPSTREAM_CONNECT_TIMEOUT_MS`.
+    ConnectTimeout,
+    /// No response head within `UPSTREAM_FIRST_BYTE_TIMEOUT_MS`.
+    ResponseTimeout,
+    /// Anything else the runtime reported.
+    Other,
+}
+
+impl FailureKind {
+    /// `true` for the kinds answered `504`.
+    pub fn is_timeout(self) -> bool {
+        matches!(self, FailureKind::ConnectTimeout | FailureKind::ResponseTimeout)
+    }
+
+    /// A short name for logs and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Dns => "dns",
+            FailureKind::Refused => "refused",
+            FailureKind::Tls => "tls",
+            FailureKind::Closed => "closed",
+            FailureKind::Protocol => "protocol",
+            FailureKind::Denied => "denied",
+            FailureKind::ConnectTimeout => "connect_timeout",
+            FailureKind::ResponseTimeout => "response_timeout",
+            FailureKind::Other => "other",
+        }
+    }
+}
+
+/// An upstream failure: its kind, and the runtime's own words for the host log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamFailure {
+    pub kind: FailureKind,
+    /// What the runtime said (for the host log only).
+    pub detail: String,
+}
+
+impl UpstreamFailure {
+    pub fn new(kind: FailureKind, detail: impl Into<String>) -> Self {
+        UpstreamFailure { kind, detail: detail.into() }
+    }
+
+    /// The message a client reads. `host` is the upstream's authority; with
+    /// `neutral` every connection failure reads the same, so a passthrough
+    /// client cannot use the proxy to tell open ports from closed ones.
+    pub fn message(&self, host: &str, neutral: bool) -> String {
+        use FailureKind::*;
+        match self.kind {
+            ConnectTimeout => {
+                format!("upstream {host} did not accept a connection in time (UPSTREAM_CONNECT_TIMEOUT_MS)")
+            }
+            ResponseTimeout => {
+                format!("upstream {host} did not answer in time (UPSTREAM_FIRST_BYTE_TIMEOUT_MS)")
+            }
+            Denied => format!(
+                "the runtime hosting the proxy does not allow connections to {host}; on Spin, add the \
+                 upstream's scheme://host:port to allowed_outbound_hosts in spin.toml"
+            ),
+            Dns | Refused | Tls | Closed | Protocol | Other if neutral => format!(
+                "could not get a response from upstream {host}: the connection failed (DNS, refused, reset \
+                 or TLS); check the host and port. A plain-HTTP upstream needs http:// in \
+                 X-APEX-AI-PROXY-PROVIDER and PASSTHROUGH_ALLOW_PRIVATE=true"
+            ),
+            Dns => format!("upstream {host} could not be resolved (DNS); check the host name"),
+            Refused => format!("upstream {host} refused the connection; check the host and port"),
+            Tls => format!(
+                "the TLS handshake with upstream {host} failed; is the upstream plain HTTP? then write \
+                 http:// (passthrough also needs PASSTHROUGH_ALLOW_PRIVATE=true)"
+            ),
+            Closed => format!("upstream {host} closed the connection before answering"),
+            Protocol => format!("upstream {host} did not answer with valid HTTP"),
+            Other => format!(
+                "upstream {host} could not be reached (DNS, connection or TLS failure); check the host and \
+                 port, and write http:// for a plain-HTTP upstream"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for UpstreamFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutral_messages_do_not_tell_kinds_apart() {
+        let kinds = [FailureKind::Dns, FailureKind::Refused, FailureKind::Tls, FailureKind::Closed];
+        let neutral: Vec<String> =
+            kinds.iter().map(|k| UpstreamFailure::new(*k, "x").message("h:1", true)).collect();
+        assert!(neutral.windows(2).all(|w| w[0] == w[1]), "{neutral:?}");
+        let plain: Vec<String> =
+            kinds.iter().map(|k| UpstreamFailure::new(*k, "x").message("h:1", false)).collect();
+        assert!(plain.windows(2).all(|w| w[0] != w[1]));
+        assert!(plain[2].contains("http://"), "the TLS failure points at plain HTTP");
+        let denied = UpstreamFailure::new(FailureKind::Denied, "").message("h", true);
+        assert!(denied.contains("allowed_outbound_hosts"));
+    }
+}
