@@ -54,6 +54,9 @@ pub struct Config {
     /// Lowercased patterns; empty means any public host.
     pub passthrough_allowed_hosts: Vec<String>,
     pub passthrough_allow_private: bool,
+    /// `GATEWAY_MODELS`: the `model#provider` entries `GET /v1/models` lists
+    /// (entries that do not name a known provider are left out).
+    pub gateway_models: Vec<String>,
     pub max_body_bytes: usize,
     pub upstream_timeouts: Timeouts,
 }
@@ -73,6 +76,10 @@ impl Config {
     /// hosts with other secret names resolve them inside `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Config {
         let text = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let list = |name: &str| -> Vec<String> {
+            let value = text(name).unwrap_or_default();
+            value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
+        };
         let millis = |name: &str, default: Duration| {
             text(name).and_then(|v| v.parse::<u64>().ok()).map_or(default, Duration::from_millis)
         };
@@ -89,13 +96,16 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
             aepipe_base_url: text("AEPIPE_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
             aepipe_token: Secret::new(get("AEPIPE_TOKEN")),
-            passthrough_allowed_hosts: text("PASSTHROUGH_ALLOWED_HOSTS")
-                .map(|list| {
-                    list.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect()
-                })
-                .unwrap_or_default(),
+            passthrough_allowed_hosts: list("PASSTHROUGH_ALLOWED_HOSTS")
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
             passthrough_allow_private: text("PASSTHROUGH_ALLOW_PRIVATE")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")),
+            gateway_models: list("GATEWAY_MODELS")
+                .into_iter()
+                .filter(|m| crate::gateway::providers::ModelRef::parse(m).is_ok())
+                .collect(),
             max_body_bytes: text("MAX_BODY_BYTES")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_MAX_BODY_BYTES),

@@ -126,12 +126,17 @@ impl NeedBody {
         error_reply(&ProxyError::PayloadTooLarge { limit: self.limit }, self.dialect)
     }
 
-    /// Finishes planning with the whole body: a request to send, or the answer.
+    /// Finishes planning with the whole body: a request to send, or the answer
+    /// (`Err`: an error, or a reply the proxy gives itself).
     // Called once per request; boxing the reply would only add an allocation.
     #[allow(clippy::result_large_err)]
     pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Result<Forward, Reply> {
         match self.pending {
-            Pending::Gateway(p) => p.with_body(cfg, body).map_err(|e| error_reply(&e, self.dialect)),
+            Pending::Gateway(p) => match p.with_body(cfg, body) {
+                Ok(gateway::Routed::Forward(forward)) => Ok(*forward),
+                Ok(gateway::Routed::Answer(reply)) => Err(reply),
+                Err(e) => Err(error_reply(&e, self.dialect)),
+            },
             Pending::Passthrough(p) => Ok(p.with_body(body)),
         }
     }
@@ -173,14 +178,21 @@ pub fn plan(cfg: &Config, head: &Parts) -> Step {
 }
 
 /// The client's dialect: the path decides; for paths that do not,
-/// `X-APEX-AI-PROXY-TYPE: anthropic` does.
+/// `X-APEX-AI-PROXY-TYPE: anthropic` does, and for the models list the
+/// `anthropic-version` header the Anthropic SDKs send.
 pub fn request_dialect(head: &Parts) -> Dialect {
-    match Dialect::from_path(head.uri.path()) {
-        Dialect::Anthropic => Dialect::Anthropic,
-        Dialect::OpenAi => match crate::headers::text(&head.headers, TYPE_HEADER) {
-            Some(t) if t.trim().eq_ignore_ascii_case("anthropic") => Dialect::Anthropic,
-            _ => Dialect::OpenAi,
-        },
+    if Dialect::from_path(head.uri.path()) == Dialect::Anthropic {
+        return Dialect::Anthropic;
+    }
+    if let Some(t) = crate::headers::text(&head.headers, TYPE_HEADER) {
+        return match t.trim().eq_ignore_ascii_case("anthropic") {
+            true => Dialect::Anthropic,
+            false => Dialect::OpenAi,
+        };
+    }
+    match gateway::Endpoint::from_path(head.uri.path()) {
+        Ok(endpoint) => endpoint.dialect(&head.headers),
+        Err(_) => Dialect::OpenAi,
     }
 }
 
@@ -191,7 +203,7 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
 
 /// Parses an upstream URL built by the core.
 pub(crate) fn upstream_uri(url: &str, what: impl FnOnce(String) -> ProxyError) -> Result<Uri, ProxyError> {
-    url.parse::<Uri>().map_err(|e| what(format!("{url:?} is not a valid URL: {e}")))
+    url.parse::<Uri>().map_err(|e| what(format!("{} is not a valid URL: {e}", crate::translate::quoted(url))))
 }
 
 /// A 32-hex-digit id, distinct per call within a process (std's randomly keyed
@@ -202,15 +214,12 @@ pub fn unique_id() -> String {
     format!("{:016x}{:016x}", state.hash_one(1u8), state.hash_one(2u8))
 }
 
-/// `chat_completions`, `messages`, or the path itself: the endpoint a path names.
+/// `chat_completions`, `messages`, `count_tokens`, `models`, or the path itself:
+/// the endpoint a path names.
 pub fn endpoint_type(path: &str) -> String {
-    let path = path.trim_end_matches('/');
-    if path.ends_with("/chat/completions") {
-        "chat_completions".into()
-    } else if path.ends_with("/messages") {
-        "messages".into()
-    } else {
-        path.into()
+    match gateway::Endpoint::from_path(path) {
+        Ok(endpoint) => endpoint.name().into(),
+        Err(_) => path.trim_end_matches('/').into(),
     }
 }
 

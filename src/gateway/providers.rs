@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::config::Config;
 use crate::errors::ProxyError;
+use crate::translate::quoted;
 
 /// A provider reachable through Cloudflare AI Gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,13 +100,22 @@ impl ModelRef {
             )
         };
         let Some((model, provider)) = value.split_once('#') else {
-            return Err(ProxyError::BadRequest(format!("model {value:?} names no provider; {}", usage())));
+            return Err(ProxyError::BadRequest(format!(
+                "model {} names no provider; {}",
+                quoted(value),
+                usage()
+            )));
         };
         if model.trim().is_empty() {
-            return Err(ProxyError::BadRequest(format!("model {value:?} is empty; {}", usage())));
+            return Err(ProxyError::BadRequest(format!("model {} is empty; {}", quoted(value), usage())));
         }
         let provider = Provider::from_name(provider).ok_or_else(|| {
-            ProxyError::BadRequest(format!("unknown provider {provider:?} in model {value:?}; {}", usage()))
+            ProxyError::BadRequest(format!(
+                "unknown provider {} in model {}; {}",
+                quoted(provider),
+                quoted(value),
+                usage()
+            ))
         })?;
         Ok(ModelRef { model: model.to_owned(), provider })
     }

@@ -168,3 +168,45 @@ fn local_answers() {
     let e = run(&c, &head("GET", "/healthz", &[]), b"").unwrap_err();
     assert_eq!(reply_json(&e), json!({"status":"ok","version": crate::VERSION}));
 }
+
+#[test]
+fn count_tokens_native_or_estimated() {
+    let c = cfg();
+    let h = post("/v1/messages/count_tokens", &[("anthropic-version", "2023-06-01")]);
+    let body = r#"{"model":"claude-x#anthropic","messages":[{"role":"user","content":"hello"}]}"#;
+    let f = run(&c, &h, body.as_bytes()).unwrap();
+    assert_eq!(f.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/anthropic/v1/messages/count_tokens");
+    assert_eq!(body_bytes(&f), body.replace("claude-x#anthropic", "claude-x").as_bytes());
+    assert_eq!(f.headers["anthropic-version"], "2023-06-01");
+    assert_eq!(f.exchange.info.endpoint_type, "count_tokens");
+
+    let body = r#"{"model":"deepseek-v4#deepseek","messages":[{"role":"user","content":"hello there!"}]}"#;
+    let reply = run(&c, &h, body.as_bytes()).unwrap_err();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["x-apex-ai-proxy-token-count"], "estimate");
+    assert_eq!(reply_json(&reply), json!({"input_tokens": 7}));
+    let info = reply.extensions().get::<crate::routing::RouteInfo>().unwrap();
+    assert_eq!((info.provider.as_str(), info.endpoint_type.as_str()), ("deepseek", "count_tokens"));
+
+    let e = run(&c, &h, br#"{"model":"deepseek-v4#deepseek"}"#).unwrap_err();
+    assert_eq!((e.status().as_u16(), reply_json(&e)["type"].clone()), (400, json!("error")));
+    let e = run(&c, &post("/v1/messages/count_tokens", &[]), br#"{"model":"x"}"#).unwrap_err();
+    assert_eq!(reply_json(&e)["type"], "error", "Anthropic dialect under /v1/messages");
+}
+
+#[test]
+fn models_list_needs_the_gateway_token() {
+    let c = config(&[("GATEWAY_TOKEN", TOKEN), ("GATEWAY_MODELS", "deepseek-v4-pro#deepseek")]);
+    let list =
+        run(&c, &head("GET", "/v1/models", &[("authorization", "Bearer gw-secret")]), b"").unwrap_err();
+    assert_eq!(reply_json(&list)["data"][0]["id"], "deepseek-v4-pro#deepseek");
+    let anthropic =
+        head("GET", "/v1/models?limit=5", &[("x-api-key", TOKEN), ("anthropic-version", "2023-06-01")]);
+    assert_eq!(reply_json(&run(&c, &anthropic, b"").unwrap_err())["data"][0]["type"], "model");
+    let denied = run(&c, &head("GET", "/v1/models", &[]), b"").unwrap_err();
+    assert_eq!(denied.status(), 401);
+    let denied =
+        run(&c, &head("GET", "/v1/models", &[("anthropic-version", "2023-06-01")]), b"").unwrap_err();
+    assert_eq!(reply_json(&denied)["type"], "error", "Anthropic shape for the Anthropic SDK");
+    assert_eq!(status(&c, &post("/v1/models", &[]), ""), 405);
+}

@@ -26,6 +26,7 @@ def profiles(upstream: FakeUpstream, aepipe: FakeUpstream) -> dict[str, dict[str
         "GATEWAY_TOKEN": GATEWAY_TOKEN,
         "GATEWAY_BASE_URL": f"{upstream.url}/v1",
         "AZURE_RESOURCE": "res",
+        "GATEWAY_MODELS": "deepseek-v4-pro#deepseek,gpt-5.5#openai,claude-opus-4.7#anthropic",
     }
     return {
         # Gateway pointed at the fake; passthrough may reach loopback.

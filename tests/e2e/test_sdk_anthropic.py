@@ -180,3 +180,45 @@ def test_translated_stream_is_not_buffered(url, upstream):
             assert stream.get_final_message().stop_reason == "end_turn"
     finally:
         gate.set()
+
+
+@pytest.mark.smoke
+def test_count_tokens_estimated_for_a_translated_provider(url, upstream, host):
+    c = client(url)
+    raw = c.messages.with_raw_response.count_tokens(
+        model=MODEL, system="Be brief.", messages=[{"role": "user", "content": "Hello " * 100}])
+    assert raw.headers["x-apex-ai-proxy-token-count"] == "estimate"
+    count = raw.parse()
+    assert 140 < count.input_tokens < 200, count
+    assert upstream.requests == [], "estimated by the proxy, nothing sent upstream"
+    with pytest.raises(anthropic.BadRequestError):
+        c.messages.count_tokens(model="nope", messages=[{"role": "user", "content": "x"}])
+
+
+def test_count_tokens_native_for_anthropic(url, upstream, host):
+    upstream.reply(Reply.json({"input_tokens": 42}))
+    count = client(url).messages.count_tokens(
+        model="claude-opus-4.7#anthropic", messages=[{"role": "user", "content": "hi"}])
+    assert count.input_tokens == 42
+    got = upstream.last()
+    assert got.path == "/v1/acc/gw/anthropic/v1/messages/count_tokens"
+    assert got.json()["model"] == "claude-opus-4.7"
+    assert got.header("anthropic-version"), "the SDK's anthropic-version is forwarded"
+    assert got.header("x-api-key") is None
+
+
+@pytest.mark.smoke
+def test_models_list(url, upstream, host):
+    models = list(client(url).models.list())
+    assert [m.id for m in models] == ["deepseek-v4-pro#deepseek", "gpt-5.5#openai", "claude-opus-4.7#anthropic"]
+    assert all(m.type == "model" and m.display_name == m.id for m in models)
+    first = client(url).models.list(limit=1)
+    assert [m.id for m in first.data] == ["deepseek-v4-pro#deepseek"] and first.has_more
+    paged = list(client(url).models.list(limit=2))  # the SDK follows has_more / last_id
+    assert len(paged) == 3
+    assert client(url).models.retrieve("gpt-5.5#openai").id == "gpt-5.5#openai"
+    with pytest.raises(anthropic.NotFoundError):
+        client(url).models.retrieve("nope#openai")
+    with pytest.raises(anthropic.AuthenticationError):
+        list(client(url, key="wrong").models.list())
+    assert upstream.requests == []

@@ -92,3 +92,14 @@ def test_passthrough_other_endpoints(url, upstream, passthrough_header):
                                "embedding": [0.5, 0.25]}], "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
     e = passthrough_client(url, passthrough_header).embeddings.create(model="e", input="x")
     assert e.data[0].embedding == [0.5, 0.25]
+
+
+@pytest.mark.smoke
+def test_gateway_models_list(url, upstream, host):
+    models = gateway_client(url).models.list()
+    assert [m.id for m in models] == ["deepseek-v4-pro#deepseek", "gpt-5.5#openai", "claude-opus-4.7#anthropic"]
+    assert [m.owned_by for m in models] == ["deepseek", "openai", "anthropic"]
+    assert gateway_client(url).models.retrieve("gpt-5.5#openai").id == "gpt-5.5#openai"
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(api_key="wrong", base_url=f"{url}/v1", max_retries=0).models.list()
+    assert upstream.requests == []

