@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::passthrough::guard::AllowEntry;
+
 /// A secret value: compared and sent upstream, never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -46,19 +48,24 @@ pub struct Config {
     pub account_id: Option<String>,
     pub gateway_id: Option<String>,
     pub gateway_token: Option<Secret>,
-    pub gateway_base_url: String,
+    /// The gateway root, or why `GATEWAY_BASE_URL` cannot be used.
+    pub gateway_base_url: Result<String, String>,
     pub azure_resource: Option<String>,
     pub azure_api_version: String,
+    /// `None` when unset or unusable (see [`Config::problems`]).
     pub aepipe_base_url: Option<String>,
     pub aepipe_token: Option<Secret>,
-    /// Lowercased patterns; empty means any public host.
-    pub passthrough_allowed_hosts: Vec<String>,
+    /// `None`: any public host. `Some`: only these (entries that could not be
+    /// parsed are left out, so a list of typos allows nothing).
+    pub passthrough_allowed_hosts: Option<Vec<AllowEntry>>,
     pub passthrough_allow_private: bool,
     /// `GATEWAY_MODELS`: the `model#provider` entries `GET /v1/models` lists
     /// (entries that do not name a known provider are left out).
     pub gateway_models: Vec<String>,
     pub max_body_bytes: usize,
     pub upstream_timeouts: Timeouts,
+    /// Settings that were set but could not be used, in words for the operator.
+    pub problems: Vec<String>,
 }
 
 pub const DEFAULT_GATEWAY_BASE_URL: &str = "https://gateway.ai.cloudflare.com/v1";
@@ -83,23 +90,44 @@ impl Config {
         let millis = |name: &str, default: Duration| {
             text(name).and_then(|v| v.parse::<u64>().ok()).map_or(default, Duration::from_millis)
         };
+        let mut problems = Vec::new();
+        let gateway_base_url = base_url("GATEWAY_BASE_URL", text("GATEWAY_BASE_URL"))
+            .unwrap_or_else(|| Ok(DEFAULT_GATEWAY_BASE_URL.to_owned()));
+        if let Err(problem) = &gateway_base_url {
+            problems.push(problem.clone());
+        }
+        let aepipe_base_url = match base_url("AEPIPE_BASE_URL", text("AEPIPE_BASE_URL")) {
+            Some(Ok(url)) => Some(url),
+            Some(Err(problem)) => {
+                problems.push(format!("{problem}; reporting is off"));
+                None
+            }
+            None => None,
+        };
+        let passthrough_allowed_hosts = text("PASSTHROUGH_ALLOWED_HOSTS").map(|_| {
+            let mut entries = Vec::new();
+            for entry in list("PASSTHROUGH_ALLOWED_HOSTS") {
+                match AllowEntry::parse(&entry) {
+                    Some(parsed) => entries.push(parsed),
+                    None => problems.push(format!(
+                        "PASSTHROUGH_ALLOWED_HOSTS entry {} is not host[:port] or *.domain[:port]; it allows nothing",
+                        crate::translate::quoted(&entry)
+                    )),
+                }
+            }
+            entries
+        });
         Config {
             account_id: text("ACCOUNT_ID"),
             gateway_id: text("GATEWAY_ID"),
             gateway_token: Secret::new(get("GATEWAY_TOKEN")),
-            gateway_base_url: text("GATEWAY_BASE_URL")
-                .unwrap_or_else(|| DEFAULT_GATEWAY_BASE_URL.to_owned())
-                .trim_end_matches('/')
-                .to_owned(),
+            gateway_base_url,
             azure_resource: text("AZURE_RESOURCE"),
             azure_api_version: text("AZURE_API_VERSION")
                 .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
-            aepipe_base_url: text("AEPIPE_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            aepipe_base_url,
             aepipe_token: Secret::new(get("AEPIPE_TOKEN")),
-            passthrough_allowed_hosts: list("PASSTHROUGH_ALLOWED_HOSTS")
-                .into_iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
+            passthrough_allowed_hosts,
             passthrough_allow_private: text("PASSTHROUGH_ALLOW_PRIVATE")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")),
             gateway_models: list("GATEWAY_MODELS")
@@ -114,8 +142,25 @@ impl Config {
                 first_byte: millis("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", DEFAULT_TIMEOUTS.first_byte),
                 between_bytes: millis("UPSTREAM_IDLE_TIMEOUT_MS", DEFAULT_TIMEOUTS.between_bytes),
             },
+            problems,
         }
     }
+}
+
+/// A base URL setting: `http://` or `https://`, a host, no user-info (it would
+/// be a credential in every log line and error), no query or fragment; the
+/// trailing `/` dropped. `None` when unset.
+fn base_url(name: &str, value: Option<String>) -> Option<Result<String, String>> {
+    let value = value?;
+    let problem = || {
+        format!("{name} must be an http:// or https:// URL with a host and no user-info, query or fragment")
+    };
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
+    let authority = rest.map(|r| r.split('/').next().unwrap_or_default());
+    let usable = authority.is_some_and(|a| !a.is_empty() && !a.contains('@'))
+        && !value.contains(['?', '#'])
+        && value.parse::<http::Uri>().is_ok();
+    Some(if usable { Ok(value.trim_end_matches('/').to_owned()) } else { Err(problem()) })
 }
 
 #[cfg(test)]
@@ -134,11 +179,12 @@ mod tests {
         let c = config(&[]);
         assert_eq!(c.account_id, None);
         assert_eq!(c.gateway_token, None);
-        assert_eq!(c.gateway_base_url, DEFAULT_GATEWAY_BASE_URL);
+        assert_eq!(c.gateway_base_url.as_deref(), Ok(DEFAULT_GATEWAY_BASE_URL));
         assert_eq!(c.azure_api_version, DEFAULT_AZURE_API_VERSION);
         assert_eq!(c.max_body_bytes, 32 * 1024 * 1024);
         assert!(!c.passthrough_allow_private);
-        assert!(c.passthrough_allowed_hosts.is_empty());
+        assert_eq!(c.passthrough_allowed_hosts, None);
+        assert!(c.problems.is_empty());
         assert_eq!(c.upstream_timeouts, DEFAULT_TIMEOUTS);
     }
 
@@ -153,8 +199,14 @@ mod tests {
             ("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", "1500"),
         ]);
         assert_eq!(c.gateway_token.as_ref().map(Secret::expose), Some("tok"));
-        assert_eq!(c.gateway_base_url, "http://127.0.0.1:9/v1");
-        assert_eq!(c.passthrough_allowed_hosts, ["api.example.com", "*.zenmux.ai"]);
+        assert_eq!(c.gateway_base_url.as_deref(), Ok("http://127.0.0.1:9/v1"));
+        let hosts: Vec<String> = c
+            .passthrough_allowed_hosts
+            .unwrap()
+            .iter()
+            .map(|e| format!("{}{}", if e.wildcard { "*." } else { "" }, e.host))
+            .collect();
+        assert_eq!(hosts, ["api.example.com", "*.zenmux.ai"]);
         assert!(c.passthrough_allow_private);
         assert_eq!(c.max_body_bytes, 1024);
         assert_eq!(c.upstream_timeouts.first_byte, Duration::from_millis(1500));
@@ -166,6 +218,20 @@ mod tests {
         assert_eq!(c.gateway_token, None);
         assert_eq!(c.account_id, None);
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn unusable_urls_and_allowlist_entries_are_problems() {
+        let c = config(&[
+            ("GATEWAY_BASE_URL", "https://user:pw@gw.example.com/v1"),
+            ("AEPIPE_BASE_URL", "aepipe.example.com"),
+            ("PASSTHROUGH_ALLOWED_HOSTS", "api.example.com/v1"),
+        ]);
+        assert!(c.gateway_base_url.as_ref().unwrap_err().starts_with("GATEWAY_BASE_URL must be"));
+        assert_eq!(c.aepipe_base_url, None);
+        assert_eq!(c.passthrough_allowed_hosts, Some(Vec::new()), "a list of typos allows nothing");
+        assert_eq!(c.problems.len(), 3);
+        assert!(!format!("{:?}", c.problems).contains("pw"), "user-info never echoed");
     }
 
     #[test]

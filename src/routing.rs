@@ -153,6 +153,10 @@ pub fn plan(cfg: &Config, head: &Parts) -> Step {
         return Step::Respond(json_reply(StatusCode::OK, body.into_bytes()));
     }
     let dialect = request_dialect(head);
+    if !path.starts_with('/') {
+        let error = ProxyError::BadRequest("the request target must be a path starting with /".into());
+        return Step::Respond(error_reply(&error, dialect));
+    }
     let provider = match head.headers.get(PROVIDER_HEADER).map(|v| v.to_str()) {
         None => None,
         Some(Ok(text)) => Some(text.trim()),

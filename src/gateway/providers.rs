@@ -131,7 +131,13 @@ pub struct ChatRoute {
 /// `{GATEWAY_BASE_URL}/{ACCOUNT_ID}/{GATEWAY_ID}`, or a configuration error.
 pub fn gateway_base(cfg: &Config) -> Result<String, ProxyError> {
     match (&cfg.account_id, &cfg.gateway_id) {
-        (Some(account), Some(gateway)) => Ok(format!("{}/{account}/{gateway}", cfg.gateway_base_url)),
+        (Some(account), Some(gateway)) => {
+            let base = cfg
+                .gateway_base_url
+                .as_ref()
+                .map_err(|problem| ProxyError::NotConfigured(problem.clone()))?;
+            Ok(format!("{base}/{account}/{gateway}"))
+        }
         _ => Err(ProxyError::NotConfigured(
             "gateway mode needs ACCOUNT_ID and GATEWAY_ID (your Cloudflare account id and AI Gateway id); \
              set both, or use passthrough with the X-APEX-AI-PROXY-PROVIDER header"

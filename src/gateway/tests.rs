@@ -210,3 +210,11 @@ fn models_list_needs_the_gateway_token() {
     assert_eq!(reply_json(&denied)["type"], "error", "Anthropic shape for the Anthropic SDK");
     assert_eq!(status(&c, &post("/v1/models", &[]), ""), 405);
 }
+
+#[test]
+fn a_target_that_is_not_a_path_is_refused() {
+    let h = head("GET", "*", &[("x-apex-ai-proxy-provider", "api.example.com")]);
+    let e = run(&cfg(), &h, b"").unwrap_err();
+    assert_eq!(e.status(), 400);
+    assert!(reply_json(&e)["error"]["message"].as_str().unwrap().contains("starting with /"));
+}

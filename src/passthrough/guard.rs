@@ -1,14 +1,18 @@
 //! Which passthrough targets may be reached: the SSRF guard and the allowlist.
 //!
-//! The guard judges the host as written. A public name that resolves to a private
-//! address is not caught here (resolution happens in the host runtime); set
-//! `PASSTHROUGH_ALLOWED_HOSTS` when that matters.
+//! The guard judges the host as written. Addresses follow the IANA IPv4 and
+//! IPv6 Special-Purpose Address Registries entry by entry (every block that is
+//! not globally reachable is refused); names that only resolve inside a
+//! machine, a LAN or a cloud (single labels, special-use and private-use
+//! domains, cloud metadata names) are refused too. A public name that resolves
+//! to a private address is not caught here (resolution happens in the host
+//! runtime): `PASSTHROUGH_ALLOWED_HOSTS` is the answer where that matters.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::target::{Host, Scheme, Target};
+use super::target::{Host, Scheme, Target, parse_target};
 
-/// Why a target is refused (answered with 403, or 400 for the scheme).
+/// Why a target is refused (answered with 403).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// `http://` without `PASSTHROUGH_ALLOW_PRIVATE=true`.
@@ -27,7 +31,8 @@ impl Refusal {
                 "passthrough to http:// upstreams needs PASSTHROUGH_ALLOW_PRIVATE=true; use https://".into()
             }
             Refusal::Private(host) => format!(
-                "passthrough to {host} is refused: loopback, private, link-local and other internal addresses need PASSTHROUGH_ALLOW_PRIVATE=true"
+                "passthrough to {host} is refused: loopback, private, link-local, local-network and cloud \
+                 metadata hosts need PASSTHROUGH_ALLOW_PRIVATE=true"
             ),
             Refusal::NotAllowed(host) => {
                 format!("passthrough to {host} is refused: the host is not in PASSTHROUGH_ALLOWED_HOSTS")
@@ -36,8 +41,59 @@ impl Refusal {
     }
 }
 
-/// Checks `target` against the deployment's policy.
-pub fn check(target: &Target, allow_private: bool, allowed_hosts: &[String]) -> Result<(), Refusal> {
+/// One `PASSTHROUGH_ALLOWED_HOSTS` entry, normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowEntry {
+    /// `true` for `*.domain`: names below `domain`, not `domain` itself.
+    pub wildcard: bool,
+    /// The host as [`Host`] prints it (lowercase, no trailing dot, canonical IPv6).
+    pub host: String,
+    /// The port, or `None` for the scheme's default (443, or 80 for `http://`).
+    pub port: Option<u16>,
+}
+
+impl AllowEntry {
+    /// Parses `host[:port]` or `*.domain[:port]`, with an optional `https://`
+    /// and trailing dot. `None` for anything else (a path, user-info, junk).
+    pub fn parse(entry: &str) -> Option<AllowEntry> {
+        let entry = entry.trim();
+        let (wildcard, rest) = match entry.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, entry),
+        };
+        let target = parse_target(rest).ok().filter(|t| t.base_path.is_empty())?;
+        if wildcard && !matches!(target.host, Host::Name(_)) {
+            return None;
+        }
+        Some(AllowEntry { wildcard, host: target.host.to_string(), port: target.port })
+    }
+
+    fn matches(&self, target: &Target) -> bool {
+        let default = match target.scheme {
+            Scheme::Https => 443,
+            Scheme::Http => 80,
+        };
+        if self.port.unwrap_or(default) != target.port.unwrap_or(default) {
+            return false;
+        }
+        let host = target.host.to_string();
+        match self.wildcard {
+            true => {
+                host.strip_suffix(self.host.as_str()).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
+            }
+            false => host == self.host,
+        }
+    }
+}
+
+/// Checks `target` against the deployment's policy. `allowed_hosts`: `None`
+/// when `PASSTHROUGH_ALLOWED_HOSTS` is unset (any public host), else the only
+/// hosts allowed (an empty list allows none).
+pub fn check(
+    target: &Target,
+    allow_private: bool,
+    allowed_hosts: Option<&[AllowEntry]>,
+) -> Result<(), Refusal> {
     if !allow_private {
         if target.scheme == Scheme::Http {
             return Err(Refusal::PlainHttp);
@@ -46,167 +102,128 @@ pub fn check(target: &Target, allow_private: bool, allowed_hosts: &[String]) -> 
             return Err(Refusal::Private(target.host.to_string()));
         }
     }
-    if !allowed_hosts.is_empty() {
-        let host = target.host.to_string();
-        if !allowed_hosts.iter().any(|pattern| host_matches(pattern, &host)) {
-            return Err(Refusal::NotAllowed(host));
-        }
+    if let Some(list) = allowed_hosts
+        && !list.iter().any(|entry| entry.matches(target))
+    {
+        return Err(Refusal::NotAllowed(target.authority()));
     }
     Ok(())
 }
 
-/// `*.example.com` matches any name below `example.com` (not `example.com`
-/// itself); any other pattern matches exactly.
-pub fn host_matches(pattern: &str, host: &str) -> bool {
-    match pattern.strip_prefix("*.") {
-        Some(domain) => host.strip_suffix(domain).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
-        None => pattern == host,
-    }
-}
-
-/// `true` for `localhost` names and for addresses that are not publicly routable.
+/// `true` for hosts that are not publicly reachable: see the module docs.
 pub fn is_internal(host: &Host) -> bool {
     match host {
-        Host::Name(name) => name == "localhost" || name.ends_with(".localhost"),
+        Host::Name(name) => is_internal_name(name),
         Host::V4(ip) => is_internal_v4(*ip),
         Host::V6(ip) => is_internal_v6(*ip),
     }
 }
 
-fn is_internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    ip.is_unspecified()
-        || a == 0 // "this network"
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || ip.is_multicast()
-        || a >= 240 // reserved and broadcast
+/// Domains that never name a public host: special-use (RFC 6761 and the IANA
+/// registry: `localhost`, `local`, `test`, `invalid`, `example`, `onion`,
+/// `alt`, `home.arpa`, all of `arpa`), ICANN's private-use `internal`, and the
+/// de-facto LAN and cluster suffixes.
+const INTERNAL_SUFFIXES: [&str; 16] = [
+    "localhost",
+    "local",
+    "localdomain",
+    "internal",
+    "test",
+    "invalid",
+    "example",
+    "onion",
+    "alt",
+    "arpa",
+    "lan",
+    "home",
+    "corp",
+    "intranet",
+    "private",
+    "svc",
+];
+
+/// Public names that cloud instance metadata services answer on.
+const METADATA_NAMES: [&str; 2] = ["metadata.goog", "metadata.tencentyun.com"];
+
+fn is_internal_name(name: &str) -> bool {
+    let single_label = !name.contains('.');
+    let suffix = name.rsplit('.').next().unwrap_or(name);
+    single_label || INTERNAL_SUFFIXES.contains(&suffix) || METADATA_NAMES.contains(&name)
 }
 
+/// IPv4 blocks of the IANA IPv4 Special-Purpose Address Registry that are not
+/// globally reachable, plus multicast and the reserved space above it.
+const INTERNAL_V4: [(Ipv4Addr, u8, &str); 16] = [
+    (Ipv4Addr::new(0, 0, 0, 0), 8, "this network"),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, "private use"),
+    (Ipv4Addr::new(100, 64, 0, 0), 10, "shared address space (CGNAT)"),
+    (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback"),
+    (Ipv4Addr::new(169, 254, 0, 0), 16, "link local (cloud metadata)"),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, "private use"),
+    // Includes 192.0.0.0/29 (DS-Lite), .8 (dummy), .9/.10 (PCP/TURN anycast,
+    // the two global ones, which no HTTP API uses) and .170/.171 (NAT64 discovery).
+    (Ipv4Addr::new(192, 0, 0, 0), 24, "IETF protocol assignments"),
+    (Ipv4Addr::new(192, 0, 2, 0), 24, "documentation (TEST-NET-1)"),
+    (Ipv4Addr::new(192, 88, 99, 0), 24, "deprecated 6to4 relay anycast"),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, "private use"),
+    (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking"),
+    (Ipv4Addr::new(198, 51, 100, 0), 24, "documentation (TEST-NET-2)"),
+    (Ipv4Addr::new(203, 0, 113, 0), 24, "documentation (TEST-NET-3)"),
+    (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast"),
+    (Ipv4Addr::new(240, 0, 0, 0), 4, "reserved"),
+    (Ipv4Addr::new(255, 255, 255, 255), 32, "limited broadcast"),
+    // The registry's globally reachable entries stay reachable: 192.31.196.0/24
+    // (AS112), 192.52.193.0/24 (AMT), 192.175.48.0/24 (AS112).
+];
+
+fn is_internal_v4(ip: Ipv4Addr) -> bool {
+    let bits = u32::from(ip);
+    INTERNAL_V4.iter().any(|(net, len, _)| {
+        let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+        bits & mask == u32::from(*net) & mask
+    })
+}
+
+/// IPv6 blocks inside global unicast (`2000::/3`) that the IANA IPv6
+/// Special-Purpose Address Registry lists as not globally reachable. Everything
+/// outside `2000::/3` is refused (loopback, unspecified, `::/96`, `100::/64`,
+/// `100:0:0:1::/64`, `64:ff9b:1::/48`, `5f00::/16`, ULA, link-local, site-local,
+/// multicast and all reserved space), except the two forms that carry an IPv4
+/// address the host dials: v4-mapped `::ffff:0:0/96` and NAT64 `64:ff9b::/96`,
+/// judged by that address, as is 6to4 `2002::/16`.
+const INTERNAL_V6_GLOBAL_UNICAST: [(Ipv6Addr, u8, &str); 3] = [
+    // Teredo 2001::/32, benchmarking 2001:2::/48, ORCHID(v2), DRIP; also the
+    // few anycast carve-outs (PCP, TURN, DNS-SD, AMT, AS112), no HTTP API.
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23, "IETF protocol assignments"),
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32, "documentation"),
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20, "documentation"),
+];
+
 fn is_internal_v6(ip: Ipv6Addr) -> bool {
-    let seg = ip.segments();
     if let Some(v4) = embedded_v4(ip) {
         return is_internal_v4(v4);
     }
-    ip.is_unspecified()
-        || ip.is_loopback()
-        || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (seg[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
-        || (seg[0] & 0xff00) == 0xff00 // multicast
+    let bits = u128::from(ip);
+    let in_block = |net: Ipv6Addr, len: u8| {
+        let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+        bits & mask == u128::from(net) & mask
+    };
+    !in_block(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3)
+        || INTERNAL_V6_GLOBAL_UNICAST.iter().any(|(net, len, _)| in_block(*net, *len))
 }
 
-/// The IPv4 address carried inside v4-mapped (`::ffff:a.b.c.d`), v4-compatible
-/// (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`) addresses.
+/// The IPv4 address a host dials for v4-mapped (`::ffff:a.b.c.d`), NAT64
+/// (`64:ff9b::/96`) and 6to4 (`2002::/16`) addresses.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
-    let seg = ip.segments();
     let o = ip.octets();
-    let low = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
-    match seg {
-        [0, 0, 0, 0, 0, 0xffff, _, _] => Some(low),
-        [0, 0, 0, 0, 0, 0, hi, _] if hi != 0 => Some(low), // ::/96 but not :: or ::1
-        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
+    match ip.segments() {
+        [0, 0, 0, 0, 0, 0xffff, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => {
+            Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+        }
         [0x2002, ..] => Some(Ipv4Addr::new(o[2], o[3], o[4], o[5])),
         _ => None,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::target::parse_target;
-    use super::*;
-
-    fn verdict(header: &str, allow_private: bool, allowed: &[&str]) -> Result<(), Refusal> {
-        let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
-        check(&parse_target(header).unwrap(), allow_private, &allowed)
-    }
-
-    #[test]
-    fn internal_hosts_are_refused_by_default() {
-        for host in [
-            "localhost",
-            "LOCALHOST.",
-            "api.localhost",
-            "127.0.0.1",
-            "127.255.0.9:8080",
-            "0.0.0.0",
-            "0.1.2.3",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "100.127.255.255",
-            "192.0.0.8",
-            "198.18.0.1",
-            "224.0.0.1",
-            "239.255.255.250",
-            "240.0.0.1",
-            "255.255.255.255",
-            "[::1]",
-            "[::]",
-            "[fc00::1]",
-            "[fd12:3456::1]",
-            "[fe80::1]",
-            "[febf::1]",
-            "[fec0::1]",
-            "[ff02::1]",
-            "[::ffff:127.0.0.1]",
-            "[::ffff:10.0.0.1]",
-            "[::ffff:a9fe:a9fe]",
-            "[::127.0.0.1]",
-            "[64:ff9b::10.0.0.1]",
-            "[2002:c0a8:0101::1]",
-        ] {
-            assert!(
-                matches!(verdict(host, false, &[]), Err(Refusal::Private(_))),
-                "{host} should be refused"
-            );
-            assert_eq!(verdict(host, true, &[]), Ok(()), "{host} allowed when private is on");
-        }
-    }
-
-    #[test]
-    fn public_hosts_pass() {
-        for host in [
-            "api.openai.com",
-            "8.8.8.8",
-            "172.32.0.1",
-            "100.128.0.1",
-            "192.0.2.1",
-            "[2001:4860:4860::8888]",
-            "[::ffff:8.8.8.8]",
-            "[2002:0808:0808::1]",
-            "localhost.example.com",
-            "notlocalhost",
-        ] {
-            assert_eq!(verdict(host, false, &[]), Ok(()), "{host}");
-        }
-    }
-
-    #[test]
-    fn plain_http_needs_private_mode() {
-        assert_eq!(verdict("http://api.example.com", false, &[]), Err(Refusal::PlainHttp));
-        assert_eq!(verdict("http://api.example.com", true, &[]), Ok(()));
-    }
-
-    #[test]
-    fn allowlist() {
-        let list = ["api.example.com", "*.zenmux.ai", "[2001:db8::1]"];
-        assert_eq!(verdict("api.example.com/v1", false, &list), Ok(()));
-        assert_eq!(verdict("eu.zenmux.ai", false, &list), Ok(()));
-        assert_eq!(verdict("a.b.zenmux.ai:443", false, &list), Ok(()));
-        assert_eq!(verdict("[2001:db8::1]", false, &list), Ok(()));
-        for host in ["zenmux.ai", "evilzenmux.ai", "example.com", "api.example.com.evil.org"] {
-            assert!(matches!(verdict(host, false, &list), Err(Refusal::NotAllowed(_))), "{host}");
-        }
-        // The allowlist never opens what the SSRF guard closes.
-        assert!(matches!(verdict("localhost", false, &["localhost"]), Err(Refusal::Private(_))));
-        assert_eq!(verdict("http://localhost:8080", true, &["localhost"]), Ok(()));
-    }
-}
+mod tests;

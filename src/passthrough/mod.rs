@@ -35,7 +35,7 @@ pub fn plan(cfg: &Config, head: &Parts, provider: &str, dialect: Dialect) -> Res
         )));
     }
     let target = target::parse_target(provider).map_err(ProxyError::BadRequest)?;
-    guard::check(&target, cfg.passthrough_allow_private, &cfg.passthrough_allowed_hosts)
+    guard::check(&target, cfg.passthrough_allow_private, cfg.passthrough_allowed_hosts.as_deref())
         .map_err(|refusal| ProxyError::Forbidden(refusal.message()))?;
     let url = target.url(head.uri.path(), head.uri.query());
     let uri = upstream_uri(&url, |m| ProxyError::BadRequest(format!("X-APEX-AI-PROXY-PROVIDER: {m}")))?;

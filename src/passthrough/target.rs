@@ -95,6 +95,7 @@ pub fn parse_target(header: &str) -> Result<Target, String> {
         None => (rest, ""),
     };
     let (host, port) = parse_authority(authority)?;
+    check_path(path)?;
     Ok(Target { scheme, host, port, base_path: path.trim_end_matches('/').to_owned() })
 }
 
@@ -106,6 +107,25 @@ fn character(c: char) -> String {
         c if c.is_control() || c.is_whitespace() => format!("the control character U+{:04X}", u32::from(c)),
         c => quoted(c.encode_utf8(&mut [0; 4])),
     }
+}
+
+/// A base path of URL path characters (RFC 3986 `pchar` and `/`), every `%`
+/// starting an escape.
+fn check_path(path: &str) -> Result<(), String> {
+    let bytes = path.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let ok = match b {
+            b'%' => bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+            _ => b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:/".contains(&b),
+        };
+        if !ok {
+            return Err(format!(
+                "X-APEX-AI-PROXY-PROVIDER: the base path may hold only URL path characters; found {}",
+                character(char::from(b))
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn split_scheme(raw: &str) -> Result<(Scheme, &str), String> {
@@ -225,6 +245,11 @@ mod tests {
             "user:pass@example.com/x",
             "exa mple.com",
             "example.com/a b",
+            "example.com/a`b",
+            "example.com/a\"b",
+            "example.com/a<b",
+            "example.com/a%zz",
+            "example.com/a%4",
             "example.com\t/x",
             "exam\u{7f}ple.com",
             "bücher.de",
