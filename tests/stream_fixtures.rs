@@ -62,18 +62,32 @@ fn check_grammar(name: &str, events: &[Value]) {
         assert_eq!(&kinds[kinds.len() - 2..], ["message_delta", "message_stop"], "{name}");
     }
     let (mut started, mut open) = (0u64, BTreeSet::new());
+    let mut tool_input: std::collections::BTreeMap<u64, String> = Default::default();
     for e in events {
         let index = e["data"]["index"].as_u64();
         match e["event"].as_str().unwrap() {
             "content_block_start" => {
                 assert_eq!(index, Some(started), "{name}: indices increase from 0");
                 open.insert(started);
+                if e["data"]["content_block"]["type"] == "tool_use" {
+                    tool_input.insert(started, String::new());
+                }
                 started += 1;
             }
             "content_block_delta" => {
-                assert!(open.contains(&index.unwrap()), "{name}: delta to an open block")
+                assert!(open.contains(&index.unwrap()), "{name}: delta to an open block");
+                if let Some(json) = e["data"]["delta"]["partial_json"].as_str() {
+                    tool_input.get_mut(&index.unwrap()).unwrap().push_str(json);
+                }
             }
-            "content_block_stop" => assert!(open.remove(&index.unwrap()), "{name}: stop once"),
+            "content_block_stop" => {
+                assert!(open.remove(&index.unwrap()), "{name}: stop once");
+                if let Some(input) = tool_input.get(&index.unwrap()).filter(|i| !i.is_empty()) {
+                    let value: Value =
+                        serde_json::from_str(input).unwrap_or_else(|e| panic!("{name}: {input}: {e}"));
+                    assert!(value.is_object(), "{name}: a tool's input is one JSON object");
+                }
+            }
             "message_delta" => assert!(open.is_empty(), "{name}: blocks stopped before message_delta"),
             _ => {}
         }

@@ -64,20 +64,28 @@ pub struct Tokens {
 pub struct UsageMeter {
     sse: Option<SseDecoder>,
     tokens: Tokens,
+    /// A streamed body overflowed the decoder: metering stopped.
+    stopped: bool,
 }
 
 impl UsageMeter {
     /// `event_stream`: the response is `text/event-stream`.
     pub fn new(event_stream: bool) -> Self {
-        UsageMeter { sse: event_stream.then(SseDecoder::new), tokens: Tokens::default() }
+        UsageMeter { sse: event_stream.then(SseDecoder::new), tokens: Tokens::default(), stopped: false }
     }
 
+    /// Meters one chunk. An event past the SSE decoder's cap stops metering
+    /// (the tokens seen so far are kept).
     pub fn push(&mut self, chunk: &[u8]) {
         let Some(sse) = &mut self.sse else { return };
         for data in sse.push(chunk) {
             if let Ok(event) = serde_json::from_str::<Value>(&data) {
                 apply(&mut self.tokens, &event);
             }
+        }
+        if sse.overflowed() {
+            self.sse = None;
+            self.stopped = true;
         }
     }
 
@@ -91,6 +99,7 @@ impl UsageMeter {
                     }
                 }
             }
+            None if self.stopped => {}
             None => {
                 if let Ok(body) = serde_json::from_slice::<Value>(whole_body) {
                     apply(&mut self.tokens, &body);
@@ -145,6 +154,15 @@ mod tests {
             br#"{"type":"message","usage":{"input_tokens":3,"cache_read_input_tokens":7,"output_tokens":4}}"#;
         assert_eq!(UsageMeter::new(false).finish(anthropic), Tokens { input: 10, output: 4 });
         assert_eq!(UsageMeter::new(false).finish(b"not json"), Tokens::default());
+    }
+
+    #[test]
+    fn metering_stops_past_the_event_cap() {
+        let mut m = UsageMeter::new(true);
+        m.push(b"data: {\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\ndata: ");
+        m.push(&vec![b'x'; crate::translate::sse::MAX_EVENT_BYTES + 1]);
+        assert!(m.sse.is_none(), "decoder dropped");
+        assert_eq!(m.finish(b""), Tokens { input: 9, output: 2 });
     }
 
     #[test]

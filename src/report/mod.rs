@@ -55,7 +55,25 @@ struct State {
     response: Capture,
     usage: UsageMeter,
     ttfb_ms: Option<f64>,
-    upstream_failed: bool,
+    failed: Option<Side>,
+}
+
+/// Which side of the proxy broke an exchange off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The upstream failed, went silent or sent a wrong body.
+    Upstream,
+    /// The client hung up or stopped reading: not an upstream fault.
+    Client,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Upstream => "upstream",
+            Side::Client => "client",
+        }
+    }
 }
 
 impl Recorder {
@@ -86,7 +104,7 @@ impl Recorder {
             response: Capture::new(BODY_CAP),
             usage: UsageMeter::new(false),
             ttfb_ms: None,
-            upstream_failed: false,
+            failed: None,
         };
         Recorder { state: Some(Box::new(state)) }
     }
@@ -140,9 +158,17 @@ impl Recorder {
         self.response_chunk(reply.body());
     }
 
+    /// The upstream failed (the first side to fail is the one reported).
     pub fn upstream_failed(&mut self) {
         if let Some(s) = &mut self.state {
-            s.upstream_failed = true;
+            s.failed.get_or_insert(Side::Upstream);
+        }
+    }
+
+    /// The client hung up or stopped reading.
+    pub fn client_gone(&mut self) {
+        if let Some(s) = &mut self.state {
+            s.failed.get_or_insert(Side::Client);
         }
     }
 
@@ -165,7 +191,8 @@ impl Recorder {
             path: &s.path,
             info: &info,
             status: s.status,
-            failed: s.upstream_failed || s.status >= 400,
+            failed: s.failed == Some(Side::Upstream) || s.status >= 400,
+            failed_side: s.failed,
             cache_status: crate::headers::text(&s.response_headers, "cf-aig-cache-status")
                 .unwrap_or_default(),
             request_id: &s.request_id,

@@ -26,7 +26,10 @@ pub struct Facts<'a> {
     pub path: &'a str,
     pub info: &'a RouteInfo,
     pub status: u16,
+    /// An error: status ≥ 400 or an upstream failure.
     pub failed: bool,
+    /// Which side broke the exchange off, if one did.
+    pub failed_side: Option<super::Side>,
     pub cache_status: &'a str,
     pub request_id: &'a str,
     pub duration_ms: f64,
@@ -126,6 +129,7 @@ pub fn raw_entry(
         "response_headers": redact::headers(response_headers),
         "request_body": request.text(),
         "response_body": response.text(),
+        "failed_side": f.failed_side.map_or("", super::Side::as_str),
     })
 }
 

@@ -1,31 +1,89 @@
-//! What never leaves the proxy in a report: credentials in headers and URLs.
+//! What never leaves the proxy in a report or a log line: credentials in
+//! headers and URLs. Request and response bodies are reported as sent (they
+//! are the prompts and answers the raw log exists for); see the README.
 
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-/// Header names whose values are replaced (compared case-insensitively).
-pub const SECRET_HEADERS: [&str; 8] = [
+/// Header names whose values are replaced (compared case-insensitively): the
+/// SPEC's list and the credential headers real APIs and platforms use.
+pub const SECRET_HEADERS: [&str; 19] = [
     "authorization",
+    "proxy-authorization",
     "x-api-key",
-    "cf-aig-authorization",
     "api-key",
     "x-goog-api-key",
-    "proxy-authorization",
+    "cf-aig-authorization",
     "cookie",
     "set-cookie",
+    "x-auth-token",
+    "x-access-token",
+    "x-amz-security-token",
+    "ocp-apim-subscription-key",
+    "x-functions-key",
+    "www-authenticate",
+    "proxy-authenticate",
+    "x-csrf-token",
+    "x-xsrf-token",
+    "cf-access-client-secret",
+    "cf-access-jwt-assertion",
 ];
 
-/// Query parameters whose values are replaced (`?key=` is how Google AI Studio
-/// takes its API key).
-const SECRET_PARAMS: [&str; 6] = ["key", "api_key", "api-key", "apikey", "token", "access_token"];
+/// Any header whose name contains one of these is a credential too
+/// (`x-my-service-token`, `x-client-secret`, …).
+const SECRET_HEADER_WORDS: [&str; 7] = ["auth", "token", "secret", "password", "api-key", "apikey", "cookie"];
+
+/// Query parameters whose values are replaced, compared after percent-decoding
+/// (`?%6Bey=` is `?key=`): API keys (`key` is Google AI Studio's), OAuth and
+/// signed-URL credentials.
+const SECRET_PARAMS: [&str; 21] = [
+    "key",
+    "api_key",
+    "api-key",
+    "apikey",
+    "token",
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "auth",
+    "code",
+    "client_secret",
+    "secret",
+    "password",
+    "sig",
+    "signature",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-goog-signature",
+    "x-goog-credential",
+    "subscription-key",
+];
+
+/// Any parameter whose decoded name contains one of these is a credential too.
+const SECRET_PARAM_WORDS: [&str; 5] = ["token", "secret", "password", "apikey", "api_key"];
 
 pub const REDACTED: &str = "[REDACTED]";
+
+/// `true` when a header's value must not be reported.
+pub fn is_secret_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_HEADERS.contains(&name.as_str()) || SECRET_HEADER_WORDS.iter().any(|w| name.contains(w))
+}
+
+fn is_secret_param(raw_name: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(&raw_name.replace('+', " "))
+        .decode_utf8_lossy()
+        .trim()
+        .to_ascii_lowercase();
+    SECRET_PARAMS.contains(&decoded.as_str()) || SECRET_PARAM_WORDS.iter().any(|w| decoded.contains(w))
+}
 
 /// Headers as a JSON object (repeated names joined with `, `), secrets redacted.
 pub fn headers(map: &HeaderMap) -> Value {
     let mut out = Map::new();
     for name in map.keys() {
-        let value = if SECRET_HEADERS.iter().any(|s| name.as_str().eq_ignore_ascii_case(s)) {
+        let value = if is_secret_header(name.as_str()) {
             REDACTED.to_owned()
         } else {
             let values: Vec<String> = map
@@ -48,9 +106,7 @@ pub fn url(url: &str) -> String {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if SECRET_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s)) => {
-                format!("{name}={REDACTED}")
-            }
+            Some((name, _)) if is_secret_param(name) => format!("{name}={REDACTED}"),
             _ => pair.to_owned(),
         })
         .collect();
@@ -65,7 +121,8 @@ mod tests {
     #[test]
     fn every_secret_header_in_any_case() {
         let mut map = HeaderMap::new();
-        for (i, name) in SECRET_HEADERS.iter().enumerate() {
+        let extra = ["x-my-service-token", "x-client-secret", "x-upstream-auth"];
+        for (i, name) in SECRET_HEADERS.iter().chain(extra.iter()).enumerate() {
             let cased: String = name
                 .chars()
                 .enumerate()
@@ -75,17 +132,35 @@ mod tests {
             map.append(name, HeaderValue::from_static("s3cret"));
         }
         map.append("content-type", HeaderValue::from_static("application/json"));
+        map.append("anthropic-version", HeaderValue::from_static("2023-06-01"));
         let out = headers(&map);
         assert!(!out.to_string().contains("s3cret"), "{out}");
         assert_eq!(out["authorization"], REDACTED);
         assert_eq!(out["set-cookie"], REDACTED);
         assert_eq!(out["content-type"], "application/json");
+        assert_eq!(out["anthropic-version"], "2023-06-01");
     }
 
     #[test]
-    fn credential_params() {
+    fn credential_params_by_decoded_name() {
         assert_eq!(url("/v1/x?alt=sse&key=AIza123&Token=t"), "/v1/x?alt=sse&key=[REDACTED]&Token=[REDACTED]");
+        assert_eq!(
+            url("/v1/x?%6Bey=a&api%5Fkey=b&%74oken=c&k%65y=d"),
+            "/v1/x?%6Bey=[REDACTED]&api%5Fkey=[REDACTED]&%74oken=[REDACTED]&k%65y=[REDACTED]"
+        );
+        for name in [
+            "sig",
+            "signature",
+            "client_secret",
+            "password",
+            "refresh_token",
+            "code",
+            "X-Amz-Signature",
+            "my_access_token",
+        ] {
+            assert_eq!(url(&format!("/x?{name}=v")), format!("/x?{name}={REDACTED}"), "{name}");
+        }
         assert_eq!(url("/v1/x"), "/v1/x");
-        assert_eq!(url("/v1/x?monkey=1"), "/v1/x?monkey=1");
+        assert_eq!(url("/v1/x?monkey=1&model=m&beta=true"), "/v1/x?monkey=1&model=m&beta=true");
     }
 }

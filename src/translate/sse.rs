@@ -2,6 +2,15 @@
 //! `data` of each complete event. Handles `\n`, `\r\n` and `\r` line endings
 //! (even split between two chunks), `data:` with or without the space, multi-line
 //! data, comments and other fields (ignored).
+//!
+//! Memory is bounded: a line or an event's data longer than [`MAX_EVENT_BYTES`]
+//! stops the decoder for good ([`SseDecoder::overflowed`]); it then holds nothing
+//! and decodes nothing more.
+
+/// The largest SSE line, and the largest data of one event, the decoder holds:
+/// far above any real event (the largest LLM events, tool-call argument deltas,
+/// are some hundred KiB), far below what would hurt a 128 MB Worker isolate.
+pub const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
 
 /// Decoder state: the bytes of an unfinished line and the event's data so far.
 #[derive(Debug, Default)]
@@ -10,6 +19,7 @@ pub struct SseDecoder {
     /// The previous chunk ended in `\r`: a leading `\n` of the next one belongs to it.
     after_cr: bool,
     data: Option<String>,
+    overflowed: bool,
 }
 
 impl SseDecoder {
@@ -21,6 +31,9 @@ impl SseDecoder {
     pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
         let mut events = Vec::new();
         for &byte in chunk {
+            if self.overflowed {
+                break;
+            }
             if std::mem::take(&mut self.after_cr) && byte == b'\n' {
                 continue;
             }
@@ -30,6 +43,7 @@ impl SseDecoder {
                     self.after_cr = true;
                     self.end_line(&mut events);
                 }
+                _ if self.line.len() >= MAX_EVENT_BYTES => self.overflow(),
                 _ => self.line.push(byte),
             }
         }
@@ -46,6 +60,18 @@ impl SseDecoder {
         events
     }
 
+    /// `true` once a line or an event passed [`MAX_EVENT_BYTES`]: the decoder
+    /// has dropped what it held and decodes nothing more.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    fn overflow(&mut self) {
+        self.overflowed = true;
+        self.line = Vec::new();
+        self.data = None;
+    }
+
     fn end_line(&mut self, events: &mut Vec<String>) {
         let line = std::mem::take(&mut self.line);
         if line.is_empty() {
@@ -58,6 +84,10 @@ impl SseDecoder {
             None => (text.as_ref(), ""),
         };
         if field == "data" {
+            let held = self.data.as_ref().map_or(0, |d| d.len() + 1);
+            if held + value.len() > MAX_EVENT_BYTES {
+                return self.overflow();
+            }
             match &mut self.data {
                 Some(data) => {
                     data.push('\n');
@@ -97,6 +127,25 @@ mod tests {
         let mut out: Vec<String> = input.iter().flat_map(|b| d.push(&[*b])).collect();
         out.extend(d.finish());
         assert_eq!(out, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_line_or_an_event_past_the_cap_stops_the_decoder() {
+        let mut d = SseDecoder::new();
+        assert_eq!(d.push(b"data: ok\n\n"), ["ok"]);
+        let big = vec![b'x'; MAX_EVENT_BYTES + 1];
+        assert!(d.push(b"data: ").is_empty());
+        assert!(d.push(&big).is_empty());
+        assert!(d.overflowed());
+        assert!(d.push(b"\n\ndata: later\n\n").is_empty(), "nothing after an overflow");
+        assert!(d.finish().is_empty());
+        assert!(d.line.capacity() == 0 && d.data.is_none(), "memory released");
+
+        let mut d = SseDecoder::new();
+        let line = format!("data: {}\n", "y".repeat(MAX_EVENT_BYTES / 2));
+        assert!(d.push(line.as_bytes()).is_empty());
+        assert!(d.push(line.as_bytes()).is_empty());
+        assert!(d.overflowed(), "many data lines of one event add up");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::errors::{Dialect, error_type_for};
 
 use super::{message_id, stop_reason, usage_json};
 use crate::translate::Usage;
-use crate::translate::sse::SseDecoder;
+use crate::translate::sse::{MAX_EVENT_BYTES, SseDecoder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -40,8 +40,9 @@ enum TextKind {
 
 #[derive(Debug)]
 struct ToolCall {
-    /// The OpenAI `tool_calls[].index`.
-    upstream_index: u64,
+    /// The OpenAI `tool_calls[].index`, when the upstream sends one (Gemini's
+    /// OpenAI-compatible stream does not).
+    upstream_index: Option<u64>,
     id: String,
     name: String,
     /// The Anthropic block index once `content_block_start` is sent.
@@ -90,6 +91,11 @@ impl AnthropicStream {
         for data in self.sse.push(chunk) {
             self.on_data(&data, &mut out);
         }
+        if self.sse.overflowed() && self.phase != Phase::Done {
+            let message =
+                format!("upstream sent an event larger than {} bytes; the stream was ended", MAX_EVENT_BYTES);
+            self.error("api_error", &message, &mut out);
+        }
         out
     }
 
@@ -111,11 +117,12 @@ impl AnthropicStream {
         out
     }
 
-    /// Ends the stream after an upstream failure: an `error` event.
-    pub fn abort(mut self, why: &str) -> Vec<u8> {
+    /// Ends the stream after an upstream failure: an `error` event saying
+    /// `message` (words for the client, never a runtime's own text).
+    pub fn abort(mut self, message: &str) -> Vec<u8> {
         let mut out = Vec::new();
         if self.phase != Phase::Done {
-            self.error("api_error", &format!("upstream stream failed: {why}"), &mut out);
+            self.error("api_error", message, &mut out);
         }
         out
     }
@@ -154,8 +161,8 @@ impl AnthropicStream {
         if let Some(text) = delta["content"].as_str() {
             self.text_delta(TextKind::Text, text, out);
         }
-        for (position, call) in delta["tool_calls"].as_array().into_iter().flatten().enumerate() {
-            self.tool_delta(position as u64, call, out);
+        for call in delta["tool_calls"].as_array().into_iter().flatten() {
+            self.tool_delta(call, out);
         }
         if let Some(reason) = choice["finish_reason"].as_str() {
             self.stop_reason = Some(stop_reason(reason));
@@ -204,13 +211,12 @@ impl AnthropicStream {
         );
     }
 
-    fn tool_delta(&mut self, position: u64, call: &Value, out: &mut Vec<u8>) {
-        let upstream_index = call["index"].as_u64().unwrap_or(position);
-        let slot = match self.tools.iter().position(|t| t.upstream_index == upstream_index) {
+    fn tool_delta(&mut self, call: &Value, out: &mut Vec<u8>) {
+        let slot = match self.tool_slot(call) {
             Some(slot) => slot,
             None => {
                 self.tools.push(ToolCall {
-                    upstream_index,
+                    upstream_index: call["index"].as_u64(),
                     id: String::new(),
                     name: String::new(),
                     block: None,
@@ -233,6 +239,17 @@ impl AnthropicStream {
         }
     }
 
+    /// The call a tool-call delta continues: by `index` when the upstream sends
+    /// one; else by `id` (a new id is a new call); else the latest call.
+    fn tool_slot(&self, call: &Value) -> Option<usize> {
+        let id = call["id"].as_str().filter(|id| !id.is_empty());
+        match (call["index"].as_u64(), id) {
+            (Some(index), _) => self.tools.iter().position(|t| t.upstream_index == Some(index)),
+            (None, Some(id)) => self.tools.iter().position(|t| t.id == id),
+            (None, None) => self.tools.len().checked_sub(1),
+        }
+    }
+
     /// Starts the tool's block if needed and sends its pending argument text.
     fn flush_tool(&mut self, slot: usize, out: &mut Vec<u8>) {
         let index = match self.tools[slot].block {
@@ -241,11 +258,7 @@ impl AnthropicStream {
                 self.close_text(out);
                 let tool = &self.tools[slot];
                 let id = match tool.id.is_empty() {
-                    true => format!(
-                        "toolu_{}_{}",
-                        self.message_id.trim_start_matches("msg_"),
-                        tool.upstream_index
-                    ),
+                    true => format!("toolu_{}_{slot}", self.message_id.trim_start_matches("msg_")),
                     false => tool.id.clone(),
                 };
                 let block = json!({"type": "tool_use", "id": id, "name": tool.name, "input": {}});
@@ -311,4 +324,24 @@ impl AnthropicStream {
 
 fn event(out: &mut Vec<u8>, name: &str, data: Value) {
     out.extend_from_slice(format!("event: {name}\ndata: {data}\n\n").as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_past_the_cap_ends_the_stream_with_an_error() {
+        let mut stream = AnthropicStream::new("m");
+        let first = b"data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n";
+        assert!(String::from_utf8(stream.push(first)).unwrap().contains("text_delta"));
+        let mut out = stream.push(b"data: \"");
+        for _ in 0..=MAX_EVENT_BYTES / (1024 * 1024) {
+            out.extend(stream.push(&[b'x'; 1024 * 1024]));
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("event: error\n") && text.contains("larger than"), "{text}");
+        assert!(stream.push(b"\"\n\ndata: [DONE]\n\n").is_empty(), "nothing after the error");
+        assert!(stream.finish().is_empty());
+    }
 }
