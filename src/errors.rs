@@ -75,6 +75,15 @@ impl ProxyError {
         }
     }
 
+    /// The client's body could not be read (a host logs the runtime's own words;
+    /// the client reads these).
+    pub fn client_body() -> ProxyError {
+        ProxyError::BadRequest(
+            "reading the request body failed: the client stopped sending, stalled or sent it malformed"
+                .into(),
+        )
+    }
+
     /// The human-readable message: what was wrong and how to fix it.
     pub fn message(&self) -> String {
         match self {

@@ -7,6 +7,7 @@
 //! (`src/wasi_host`, compiled only for `target_os = "wasi"`) and the Cloudflare
 //! Worker adapter crate.
 
+pub mod buffered;
 pub mod config;
 pub mod errors;
 pub mod failure;

@@ -1,13 +1,20 @@
-//! The response body on its way to the client: the body filter and the report
-//! record in one, so every host pumps a body the same way.
+//! A streamed response body on its way to the client: the body filter, the
+//! length check and the report record in one, so every host pumps a body the
+//! same way.
 //!
 //! Protocol: [`Relay::chunk`] for each upstream chunk, in order, sending what it
-//! returns at once; then [`Relay::end`] when the upstream body is complete, or
-//! [`Relay::fail`] when it broke off. Both give back the [`Recorder`] for the
-//! report.
+//! returns at once, and stopping when [`Relay::is_broken`]; then [`Relay::end`]
+//! when the upstream body is complete, or [`Relay::fail`] when it broke off (or
+//! the relay broke). Both give back the [`Recorder`] for the report.
+//!
+//! A body forwarded with the upstream's `content-length` is verified: its last
+//! byte is held back until the upstream's body has ended at exactly that
+//! length. A body that is shorter or longer ends unfinished, so the client
+//! never takes a wrong body for a complete one.
 
 use crate::filter::BodyFilter;
 use crate::report::Recorder;
+use crate::response::ResponseStart;
 
 /// What to do after the last chunk.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,39 +26,81 @@ pub enum Ending {
     Truncate,
 }
 
+/// The declared length of a passed-through body, and what has been seen of it.
+#[derive(Debug)]
+struct LengthCheck {
+    declared: u64,
+    seen: u64,
+    /// The body's last byte, held until the upstream's end confirms the length.
+    held: Vec<u8>,
+}
+
 /// One response body in flight.
 #[derive(Debug)]
 pub struct Relay {
     filter: BodyFilter,
     record: Recorder,
+    length: Option<LengthCheck>,
 }
 
 impl Relay {
-    pub fn new(filter: BodyFilter, record: Recorder) -> Self {
-        Relay { filter, record }
+    /// A relay for the body of `start` (its filter and declared length).
+    pub fn new(start: ResponseStart, record: Recorder) -> Self {
+        let length = start.length.map(|declared| LengthCheck { declared, seen: 0, held: Vec::new() });
+        Relay { filter: start.body, record, length }
     }
 
     /// The bytes to send now for an upstream chunk (recorded as sent).
     pub fn chunk(&mut self, upstream_chunk: &[u8]) -> Vec<u8> {
-        let bytes = self.filter.push(upstream_chunk).into_owned();
+        let mut bytes = self.filter.push(upstream_chunk).into_owned();
+        if let Some(check) = &mut self.length {
+            check.seen += bytes.len() as u64;
+            if check.seen > check.declared {
+                return Vec::new(); // broken: nothing more goes out
+            }
+            if check.seen == check.declared
+                && let Some(last) = bytes.pop()
+            {
+                check.held.push(last);
+            }
+        }
         self.record.response_chunk(&bytes);
         bytes
     }
 
+    /// `true` once the upstream sent more than its declared length: stop
+    /// reading and [`Relay::fail`].
+    pub fn is_broken(&self) -> bool {
+        self.length.as_ref().is_some_and(|c| c.seen > c.declared)
+    }
+
     /// The upstream body is complete.
     pub fn end(self) -> (Ending, Recorder) {
-        let Relay { filter, mut record } = self;
-        let bytes = filter.finish();
+        let Relay { filter, mut record, length } = self;
+        let bytes = match length {
+            Some(check) if check.seen != check.declared => {
+                record.upstream_failed();
+                return (Ending::Truncate, record);
+            }
+            Some(check) => check.held,
+            None => filter.finish(),
+        };
         record.response_chunk(&bytes);
         (Ending::Finish(bytes), record)
     }
 
-    /// The upstream body broke off (`why` for the client, when the dialect can
-    /// carry it mid-stream).
-    pub fn fail(self, why: &str) -> (Ending, Recorder) {
-        let Relay { filter, mut record } = self;
+    /// The client went away: nothing more can be sent. The record says so.
+    pub fn client_gone(self) -> Recorder {
+        let mut record = self.record;
+        record.client_gone();
+        record
+    }
+
+    /// The upstream body broke off, or the relay broke.
+    pub fn fail(self) -> (Ending, Recorder) {
+        let Relay { filter, mut record, .. } = self;
         record.upstream_failed();
-        match filter.abort(why) {
+        match filter.abort() {
             Some(bytes) => {
                 record.response_chunk(&bytes);
                 (Ending::Finish(bytes), record)
@@ -65,27 +114,56 @@ impl Relay {
 mod tests {
     use super::*;
     use crate::translate::anthropic::stream::AnthropicStream;
+    use http::{HeaderMap, StatusCode};
 
     fn off() -> Recorder {
         let cfg = crate::test_support::config(&[]);
         Recorder::new(&cfg, &crate::test_support::head("POST", "/v1/x", &[]), "r")
     }
 
+    fn relay(body: BodyFilter, length: Option<u64>) -> Relay {
+        Relay::new(ResponseStart { status: StatusCode::OK, headers: HeaderMap::new(), body, length }, off())
+    }
+
     #[test]
     fn pass_through_then_finish() {
-        let mut relay = Relay::new(BodyFilter::Pass, off());
+        let mut relay = relay(BodyFilter::Pass, None);
         assert_eq!(relay.chunk(b"abc"), b"abc");
         assert_eq!(relay.end().0, Ending::Finish(Vec::new()));
     }
 
     #[test]
     fn failure_truncates_a_plain_body_and_ends_a_translated_stream() {
-        let relay = Relay::new(BodyFilter::Pass, off());
-        assert_eq!(relay.fail("reset").0, Ending::Truncate);
-        let relay = Relay::new(BodyFilter::AnthropicStream(Box::new(AnthropicStream::new("m"))), off());
-        match relay.fail("reset").0 {
+        assert_eq!(relay(BodyFilter::Pass, None).fail().0, Ending::Truncate);
+        let translated = relay(BodyFilter::AnthropicStream(Box::new(AnthropicStream::new("m"))), None);
+        match translated.fail().0 {
             Ending::Finish(bytes) => assert!(bytes.starts_with(b"event: error\n")),
             Ending::Truncate => panic!("a translated stream ends with an error event"),
         }
+    }
+
+    #[test]
+    fn a_declared_length_is_verified_before_the_last_byte() {
+        let mut exact = relay(BodyFilter::Pass, Some(5));
+        assert_eq!(exact.chunk(b"ab"), b"ab");
+        assert_eq!(exact.chunk(b"cde"), b"cd", "the last byte waits for the end");
+        assert_eq!(exact.end().0, Ending::Finish(b"e".to_vec()));
+
+        let mut longer = relay(BodyFilter::Pass, Some(10));
+        assert_eq!(longer.chunk(&[b'x'; 9]), vec![b'x'; 9]);
+        assert!(longer.chunk(&[b'y'; 163]).is_empty(), "nothing past the declared length");
+        assert!(longer.is_broken());
+        assert_eq!(longer.fail().0, Ending::Truncate);
+
+        let mut also_longer = relay(BodyFilter::Pass, Some(3));
+        assert_eq!(also_longer.chunk(b"abc"), b"ab");
+        assert!(also_longer.chunk(b"d").is_empty() && also_longer.is_broken());
+
+        let mut shorter = relay(BodyFilter::Pass, Some(10));
+        assert_eq!(shorter.chunk(b"abc"), b"abc");
+        assert_eq!(shorter.end().0, Ending::Truncate);
+
+        let empty = relay(BodyFilter::Pass, Some(0));
+        assert_eq!(empty.end().0, Ending::Finish(Vec::new()));
     }
 }

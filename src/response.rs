@@ -4,6 +4,7 @@
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
 
+use crate::buffered::{Buffered, Whole};
 use crate::errors::{Dialect, ProxyError};
 use crate::filter::BodyFilter;
 use crate::headers::{apply_cors, filtered};
@@ -38,34 +39,51 @@ pub struct Exchange {
     pub neutral_failures: bool,
 }
 
-/// The head of the client's response and the filter for its body.
+/// What the host does with an upstream answer.
+#[derive(Debug)]
+pub enum Answer {
+    /// Send this head now, then stream the body through a
+    /// [`Relay`](crate::relay::Relay).
+    Stream(ResponseStart),
+    /// Read the whole body into this first; it gives the complete answer.
+    Buffer(Buffered),
+}
+
+/// The head of a streamed response and what its body goes through.
 #[derive(Debug)]
 pub struct ResponseStart {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: BodyFilter,
+    /// The upstream's `content-length`, forwarded in `headers`: the relay
+    /// verifies the body against it.
+    pub length: Option<u64>,
 }
 
 impl Exchange {
-    /// Decides the client's response head from the upstream's.
-    pub fn on_response(&self, status: StatusCode, upstream: &HeaderMap) -> ResponseStart {
+    /// Decides how the upstream's answer reaches the client.
+    pub fn on_response(&self, status: StatusCode, upstream: &HeaderMap) -> Answer {
         let failed = status.is_client_error() || status.is_server_error();
-        let event_stream = crate::headers::is_event_stream(upstream);
-        let (body, content_type) = match &self.shape {
-            Shape::Relay => (BodyFilter::Pass, None),
-            Shape::Gateway | Shape::AnthropicFromOpenAi { .. } if failed => {
-                let filter = BodyFilter::ReshapeError { status, dialect: self.dialect, buffer: Vec::new() };
-                (filter, Some("application/json"))
+        let whole = match &self.shape {
+            Shape::Gateway | Shape::AnthropicFromOpenAi { .. } if failed => Some(Whole::Error),
+            Shape::AnthropicFromOpenAi { model } if !crate::headers::is_event_stream(upstream) => {
+                Some(Whole::AnthropicMessage { model: model.clone() })
             }
-            Shape::Gateway => (BodyFilter::Pass, None),
-            Shape::AnthropicFromOpenAi { model } if event_stream => (
+            _ => None,
+        };
+        if let Some(whole) = whole {
+            let mut headers =
+                filtered(upstream, |name| name == header::CONTENT_LENGTH || name == header::CONTENT_ENCODING);
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            apply_cors(&mut headers);
+            return Answer::Buffer(Buffered::new(status, headers, self.dialect, whole));
+        }
+        let (body, content_type) = match &self.shape {
+            Shape::AnthropicFromOpenAi { model } => (
                 BodyFilter::AnthropicStream(Box::new(AnthropicStream::new(model))),
                 Some("text/event-stream"),
             ),
-            Shape::AnthropicFromOpenAi { model } => (
-                BodyFilter::AnthropicMessage { model: model.clone(), buffer: Vec::new() },
-                Some("application/json"),
-            ),
+            Shape::Relay | Shape::Gateway => (BodyFilter::Pass, None),
         };
         let pass = body.is_pass();
         let mut headers = filtered(upstream, |name| {
@@ -75,7 +93,16 @@ impl Exchange {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         apply_cors(&mut headers);
-        ResponseStart { status, headers, body }
+        // 204 and 304 carry no body whatever their content-length says.
+        let bodiless = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+        let length = match pass && !bodiless {
+            true => crate::routing::declared_length(&headers),
+            false => None,
+        };
+        if pass && !bodiless && length.is_none() {
+            headers.remove(header::CONTENT_LENGTH); // not a number: never forwarded
+        }
+        Answer::Stream(ResponseStart { status, headers, body, length })
     }
 
     /// The answer when no upstream response arrived.
@@ -125,53 +152,75 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
+    fn exchange(dialect: Dialect, shape: Shape) -> Exchange {
+        Exchange { dialect, shape, info: RouteInfo::default(), neutral_failures: false }
+    }
+
     #[test]
-    fn error_filter_buffers_then_reshapes() {
-        let exchange = Exchange {
-            dialect: Dialect::Anthropic,
-            shape: Shape::Gateway,
-            info: RouteInfo::default(),
-            neutral_failures: false,
-        };
+    fn errors_are_read_whole_then_reshaped() {
         let mut upstream = HeaderMap::new();
         upstream.insert(header::CONTENT_LENGTH, HeaderValue::from_static("40"));
         upstream.insert("cf-aig-cache-status", HeaderValue::from_static("MISS"));
-        let mut start = exchange.on_response(StatusCode::BAD_REQUEST, &upstream);
-        assert!(start.headers.get(header::CONTENT_LENGTH).is_none());
-        assert_eq!(start.headers["cf-aig-cache-status"], "MISS");
-        assert_eq!(start.headers["access-control-allow-origin"], "*");
-        assert!(start.body.push(br#"{"error":{"mess"#).is_empty());
-        assert!(start.body.push(br#"age":"nope"}}"#).is_empty());
-        let out: Value = serde_json::from_slice(&start.body.finish()).unwrap();
+        let Answer::Buffer(mut whole) =
+            exchange(Dialect::Anthropic, Shape::Gateway).on_response(StatusCode::BAD_REQUEST, &upstream)
+        else {
+            panic!("errors are read whole")
+        };
+        assert!(whole.push(br#"{"error":{"mess"#) && whole.push(br#"age":"nope"}}"#));
+        let reply = whole.finish();
+        assert_eq!(reply.status(), 400);
+        assert_eq!(reply.headers()["cf-aig-cache-status"], "MISS");
+        assert_eq!(reply.headers()["access-control-allow-origin"], "*");
+        assert_eq!(reply.headers()[header::CONTENT_LENGTH], reply.body().len().to_string().as_str());
+        let out: Value = serde_json::from_slice(reply.body()).unwrap();
         assert_eq!(out, json!({"type":"error","error":{"type":"invalid_request_error","message":"nope"}}));
     }
 
     #[test]
-    fn success_passes_through_with_length() {
-        let exchange = Exchange {
-            dialect: Dialect::OpenAi,
-            shape: Shape::Gateway,
-            info: RouteInfo::default(),
-            neutral_failures: false,
-        };
+    fn success_passes_through_with_a_length_to_verify() {
         let mut upstream = HeaderMap::new();
         upstream.insert(header::CONTENT_LENGTH, HeaderValue::from_static("2"));
         upstream.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-        let mut start = exchange.on_response(StatusCode::OK, &upstream);
+        let Answer::Stream(start) =
+            exchange(Dialect::OpenAi, Shape::Gateway).on_response(StatusCode::OK, &upstream)
+        else {
+            panic!("success streams")
+        };
         assert_eq!(start.headers[header::CONTENT_LENGTH], "2");
+        assert_eq!(start.length, Some(2));
         assert!(start.headers.get(header::TRANSFER_ENCODING).is_none());
-        assert_eq!(&*start.body.push(b"{}"), b"{}");
-        assert!(start.body.finish().is_empty());
+        assert!(start.body.is_pass());
+
+        upstream.insert(header::CONTENT_LENGTH, HeaderValue::from_static("ten"));
+        let Answer::Stream(start) =
+            exchange(Dialect::OpenAi, Shape::Relay).on_response(StatusCode::OK, &upstream)
+        else {
+            panic!("relayed")
+        };
+        assert!(start.headers.get(header::CONTENT_LENGTH).is_none() && start.length.is_none());
+    }
+
+    #[test]
+    fn translated_answers_stream_or_are_read_whole() {
+        let shape = Shape::AnthropicFromOpenAi { model: "m".into() };
+        let mut sse = HeaderMap::new();
+        sse.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        sse.insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
+        let Answer::Stream(start) =
+            exchange(Dialect::Anthropic, shape.clone()).on_response(StatusCode::OK, &sse)
+        else {
+            panic!("streams")
+        };
+        assert!(start.length.is_none() && start.headers.get(header::CONTENT_LENGTH).is_none());
+        assert!(matches!(
+            exchange(Dialect::Anthropic, shape).on_response(StatusCode::OK, &HeaderMap::new()),
+            Answer::Buffer(_)
+        ));
     }
 
     #[test]
     fn failures_map_to_502_and_504() {
-        let exchange = Exchange {
-            dialect: Dialect::OpenAi,
-            shape: Shape::Relay,
-            info: RouteInfo::default(),
-            neutral_failures: false,
-        };
+        let exchange = exchange(Dialect::OpenAi, Shape::Relay);
         let refused = UpstreamFailure::new(FailureKind::Refused, "ECONNREFUSED");
         let reply = exchange.on_failure(&refused);
         assert_eq!(reply.status(), 502);

@@ -1,56 +1,154 @@
-//! The upstream body streamed to the client through the core's filter, and the
-//! aepipe reports sent through `ctx.wait_until` once the stream has ended.
+//! The upstream body on its way to the client: streamed through the core's
+//! relay, or read whole first when the core must judge it; and the aepipe
+//! reports, sent through `ctx.wait_until` once the body has ended.
 
-use apex_ai_proxy::Config;
+use std::time::Duration;
+
+use apex_ai_proxy::buffered::Buffered;
+use apex_ai_proxy::filter::BROKE_OFF;
 use apex_ai_proxy::relay::{Ending, Relay};
 use apex_ai_proxy::report::{AepipeCall, Recorder};
-use apex_ai_proxy::response::Exchange;
+use apex_ai_proxy::response::{Answer, Exchange, Reply};
+use apex_ai_proxy::{Config, ProxyError};
 use futures_channel::oneshot;
 use futures_util::future::{Either, join_all, select};
 use futures_util::stream::{self, StreamExt};
 use http::StatusCode;
-use worker::{ByteStream, Context, Date, Delay, Fetch, Response};
+use worker::{
+    AbortController, ByteStream, Context, Date, Delay, Fetch, FixedLengthStream, Response, ResponseBody,
+};
 
 use crate::convert;
 
 /// How long one aepipe call may take.
-const REPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Streams the upstream's answer to the client; reports once the last byte went out.
-pub fn respond(
-    exchange: Exchange,
+/// What the upstream's answer became.
+pub enum Relayed {
+    /// A streamed response; its report is sent once the body has ended.
+    Streaming(Response),
+    /// A complete answer, read whole (the caller answers and reports it).
+    Whole(Reply, Recorder),
+}
+
+/// Turns the upstream's answer into the client's: streamed, or read whole.
+/// `abort` cancels the upstream fetch when the client goes away.
+#[allow(clippy::too_many_arguments)] // the flow's state, passed once
+pub async fn respond(
+    exchange: &Exchange,
     mut upstream: Response,
     mut record: Recorder,
     cfg: Config,
     ctx: &Context,
     started: u64,
-) -> worker::Result<Response> {
+    idle: Duration,
+    abort: AbortController,
+) -> worker::Result<Relayed> {
     let status = StatusCode::from_u16(upstream.status_code()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let start = exchange.on_response(status, &convert::header_map(upstream.headers()));
+    let mut body = upstream.stream()?;
+    let start = match exchange.on_response(status, &convert::header_map(upstream.headers())) {
+        Answer::Buffer(buffered) => {
+            let reply =
+                read_whole(buffered, &mut body, idle, &mut record, &exchange.info.upstream_host).await;
+            return Ok(Relayed::Whole(reply, record));
+        }
+        Answer::Stream(start) => start,
+    };
+    // The head waits for the body's first bytes: an upstream that fails before
+    // them gets a 502, not a head and a cut body.
+    let first = match next_chunk(&mut body, idle).await {
+        Some(Err(why)) => {
+            worker::console_error!("apex-ai-proxy: upstream {} body: {why}", exchange.info.upstream_host);
+            record.upstream_failed();
+            abort.abort();
+            let reply = exchange.error(&ProxyError::BadGateway(BROKE_OFF.into()));
+            return Ok(Relayed::Whole(reply, record));
+        }
+        Some(Ok(chunk)) => Some(chunk),
+        None => None,
+    };
     let elapsed = move || (Date::now().as_millis() - started) as f64;
     record.response_head(start.status, &start.headers, elapsed());
+    let (status, headers, length) = (start.status, start.headers.clone(), start.length);
+    let reporting = record.is_on();
+    let mut relay = Relay::new(start, record);
+    let first = first.map(|chunk| relay.chunk(&chunk));
+    if relay.is_broken() {
+        // Already longer than its content-length: answer, not a head and a cut.
+        worker::console_error!(
+            "apex-ai-proxy: upstream {} sent more than its content-length",
+            exchange.info.upstream_host
+        );
+        abort.abort();
+        let (_, record) = relay.fail();
+        return Ok(Relayed::Whole(exchange.error(&ProxyError::BadGateway(BROKE_OFF.into())), record));
+    }
     let (done, finished) = oneshot::channel();
-    if record.is_on() {
+    if reporting {
         ctx.wait_until(async move {
             if let Ok(record) = finished.await {
                 report(record, cfg, elapsed()).await;
             }
         });
     }
-    let relay = Relay::new(start.body, record);
-    let pump = Pump { upstream: upstream.stream()?, relay: Some(relay), done: Some(done) };
+    let pump = Pump { upstream: body, first, relay: Some(relay), done: Some(done), idle, abort: Some(abort) };
     let body = stream::unfold(pump, |mut pump| async move {
         let bytes = pump.next().await?;
         Some((bytes, pump))
     });
-    Ok(convert::with_head(Response::from_stream(body)?, start.status.as_u16(), &start.headers))
+    let response = match length {
+        // A body of known length goes out as one, so a body cut short shows as
+        // short: workerd ends any chunked body normally, even one that failed.
+        Some(length) => {
+            let fixed: worker::worker_sys::FixedLengthStream = FixedLengthStream::wrap(body, length).into();
+            Response::from_body(ResponseBody::Stream(fixed.readable()))?
+        }
+        None => Response::from_stream(body)?,
+    };
+    Ok(Relayed::Streaming(convert::with_head(response, status.as_u16(), &headers)))
 }
 
-/// The state of one streamed body.
+/// The next upstream chunk, unless the upstream stays silent past `idle`.
+async fn next_chunk(upstream: &mut ByteStream, idle: Duration) -> Option<Result<Vec<u8>, String>> {
+    match select(upstream.next(), Box::pin(Delay::from(idle))).await {
+        Either::Left((Some(Ok(chunk)), _)) => Some(Ok(chunk)),
+        Either::Left((Some(Err(e)), _)) => Some(Err(e.to_string())),
+        Either::Left((None, _)) => None,
+        Either::Right(_) => Some(Err(format!("silent for more than {} ms", idle.as_millis()))),
+    }
+}
+
+/// Reads a body the core must judge whole, then gives its answer.
+async fn read_whole(
+    mut buffered: Buffered,
+    upstream: &mut ByteStream,
+    idle: Duration,
+    record: &mut Recorder,
+    host: &str,
+) -> Reply {
+    loop {
+        match next_chunk(upstream, idle).await {
+            Some(Ok(chunk)) if buffered.push(&chunk) => {}
+            Some(Ok(_)) | None => return buffered.finish(),
+            Some(Err(why)) => {
+                worker::console_error!("apex-ai-proxy: upstream {host} body: {why}");
+                record.upstream_failed();
+                return buffered.fail();
+            }
+        }
+    }
+}
+
+/// The state of one streamed body. Dropped before its end (the client went
+/// away and the runtime cancelled the stream), it still hands its record over.
 struct Pump {
     upstream: ByteStream,
+    /// The body's first bytes, read (and relayed) before the head went out.
+    first: Option<Vec<u8>>,
     relay: Option<Relay>,
     done: Option<oneshot::Sender<Recorder>>,
+    idle: Duration,
+    abort: Option<AbortController>,
 }
 
 impl Pump {
@@ -58,10 +156,25 @@ impl Pump {
     /// ends the client's body unfinished (truncated, never falsely complete).
     async fn next(&mut self) -> Option<worker::Result<Vec<u8>>> {
         let relay = self.relay.as_mut()?;
-        let (ending, record) = match self.upstream.next().await {
-            Some(Ok(chunk)) => return Some(Ok(relay.chunk(&chunk))),
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        let (ending, record) = match next_chunk(&mut self.upstream, self.idle).await {
+            Some(Ok(chunk)) => {
+                let bytes = relay.chunk(&chunk);
+                if !relay.is_broken() {
+                    return Some(Ok(bytes));
+                }
+                worker::console_error!("apex-ai-proxy: the upstream sent more than its content-length");
+                self.stop_upstream();
+                self.relay.take()?.fail()
+            }
             None => self.relay.take()?.end(),
-            Some(Err(e)) => self.relay.take()?.fail(&e.to_string()),
+            Some(Err(why)) => {
+                worker::console_error!("apex-ai-proxy: upstream body: {why}");
+                self.stop_upstream();
+                self.relay.take()?.fail()
+            }
         };
         if let Some(done) = self.done.take() {
             let _ = done.send(record);
@@ -70,6 +183,26 @@ impl Pump {
             Ending::Finish(bytes) => Ok(bytes),
             Ending::Truncate => Err(worker::Error::RustError("upstream body broke off".into())),
         })
+    }
+}
+
+impl Pump {
+    /// Cancels the upstream fetch.
+    fn stop_upstream(&mut self) {
+        if let Some(abort) = self.abort.take() {
+            abort.abort();
+        }
+    }
+}
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        if let Some(relay) = self.relay.take() {
+            self.stop_upstream(); // the client is gone: so is the upstream fetch
+            if let Some(done) = self.done.take() {
+                let _ = done.send(relay.client_gone());
+            }
+        }
     }
 }
 

@@ -23,32 +23,53 @@ pub fn head(req: &Request) -> worker::Result<Parts> {
     Ok(parts)
 }
 
+/// Headers as the core's map. workerd hands header values to the Worker as
+/// text, decoded as UTF-8 (bytes that are not become U+FFFD) and encodes them
+/// back as UTF-8.
 pub fn header_map(headers: &Headers) -> HeaderMap {
     apex_ai_proxy::headers::from_pairs(headers.entries())
+}
+
+/// The first request header whose value workerd could not decode as UTF-8
+/// (it holds U+FFFD): its bytes are lost, so the request cannot be forwarded
+/// as sent.
+pub fn undecodable_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .iter()
+        .find(|(_, value)| std::str::from_utf8(value.as_bytes()).is_ok_and(|v| v.contains('\u{FFFD}')))
+        .map(|(name, _)| name.as_str().to_owned())
 }
 
 fn headers(map: &HeaderMap) -> Headers {
     let headers = Headers::new();
     for (name, value) in map {
-        if let Ok(value) = value.to_str() {
-            let _ = headers.append(name.as_str(), value);
+        if let Ok(value) =
+            value.to_str().map(str::to_owned).or_else(|_| String::from_utf8(value.as_bytes().to_vec()))
+        {
+            let _ = headers.append(name.as_str(), &value);
         }
     }
     headers
 }
 
-/// The body was over the limit.
-pub struct TooLarge;
+/// Why the client's body could not be read.
+pub enum BodyError {
+    TooLarge,
+    /// The runtime's words, for the log.
+    Failed(String),
+}
 
-/// Reads the client's body, stopping as soon as it passes `limit` bytes.
-pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, TooLarge> {
+/// Reads the client's body, stopping as soon as it passes `limit` bytes. A
+/// body that breaks off is an error, never a shorter body.
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, BodyError> {
     let Ok(mut stream) = req.stream() else {
         return Ok(Vec::new()); // no body
     };
     let mut bytes = Vec::new();
-    while let Some(Ok(chunk)) = stream.next().await {
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Failed(e.to_string()))?;
         if bytes.len() + chunk.len() > limit {
-            return Err(TooLarge);
+            return Err(BodyError::TooLarge);
         }
         bytes.extend_from_slice(&chunk);
     }

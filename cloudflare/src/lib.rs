@@ -1,6 +1,7 @@
 //! The Cloudflare Worker host: the same core as the WASI component, on
 //! workers-rs. It only executes the core's plan: read, fetch, pump, answer, and
-//! report through `ctx.wait_until`.
+//! report through `ctx.wait_until`. The runtime's own error text goes to the
+//! Worker's log, never to a client.
 
 mod body;
 mod convert;
@@ -8,11 +9,14 @@ mod convert;
 use std::collections::HashMap;
 
 use apex_ai_proxy::report::{Recorder, new_request_id};
-use apex_ai_proxy::response::{FailureKind, Reply, UpstreamFailure};
-use apex_ai_proxy::routing::{Forward, ForwardBody, Step, plan};
+use apex_ai_proxy::response::{FailureKind, Reply, UpstreamFailure, error_reply};
+use apex_ai_proxy::routing::{Forward, ForwardBody, Step, plan, request_dialect};
 use apex_ai_proxy::{Config, ProxyError};
 use futures_util::future::{Either, select};
-use worker::{Context, Date, Delay, Env, Fetch, Request, Response, event};
+use worker::{AbortController, AbortSignal, Context, Date, Delay, Env, Fetch, Request, Response, event};
+
+use crate::body::Relayed;
+use crate::convert::BodyError;
 
 /// Secrets: the Secrets Store binding first, then a plain Worker secret or var.
 const SECRETS: [(&str, &str); 2] = [("GATEWAY_TOKEN", "GatewayToken"), ("AEPIPE_TOKEN", "AepipeToken")];
@@ -24,6 +28,12 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     let head = convert::head(&req)?;
     let mut record = Recorder::new(&cfg, &head, &new_request_id());
     let elapsed = move || (Date::now().as_millis() - started) as f64;
+    if let Some(name) = convert::undecodable_header(&head.headers) {
+        let error = ProxyError::BadRequest(format!(
+            "header {name} is not valid UTF-8; a Cloudflare Worker cannot forward it as sent"
+        ));
+        return answer(error_reply(&error, request_dialect(&head)), record, cfg, &ctx, elapsed());
+    }
     let planned = match plan(&cfg, &head) {
         Step::Forward(forward) => Ok(*forward),
         Step::Respond(reply) => Err(reply),
@@ -32,7 +42,11 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
                 record.request_chunk(&bytes);
                 need.with_body(&cfg, bytes)
             }
-            Err(convert::TooLarge) => Err(need.too_large()),
+            Err(BodyError::TooLarge) => Err(need.too_large()),
+            Err(BodyError::Failed(why)) => {
+                worker::console_error!("apex-ai-proxy: reading the request body: {why}");
+                Err(error_reply(&ProxyError::client_body(), request_dialect(&head)))
+            }
         },
     };
     let forward = match planned {
@@ -40,10 +54,15 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         Err(reply) => return answer(reply, record, cfg, &ctx, elapsed()),
     };
     record.route(&forward.exchange.info);
-    let sent = match send(&forward, &mut req, &mut record).await {
+    // The upstream fetch ends when the client hangs up (request.signal, with
+    // the enable_request_signal compatibility flag) or when the proxy stops it.
+    let abort = AbortController::default();
+    let signal = upstream_signal(&req, &abort);
+    let sent = match send(&forward, &mut req, &mut record, &signal).await {
         Ok(response) => response,
         Err(Sent::Reply(reply)) => return answer(reply, record, cfg, &ctx, elapsed()),
         Err(Sent::Failed(failure)) => {
+            abort.abort(); // a fetch past its deadline is stopped, not left running
             worker::console_error!(
                 "apex-ai-proxy: upstream {}: {failure}",
                 forward.exchange.info.upstream_host
@@ -51,7 +70,13 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
             return answer(forward.exchange.on_failure(&failure), record, cfg, &ctx, elapsed());
         }
     };
-    body::respond(forward.exchange, sent, record, cfg, &ctx, started)
+    let idle = forward.timeouts.between_bytes;
+    let relayed =
+        body::respond(&forward.exchange, sent, record, cfg.clone(), &ctx, started, idle, abort).await?;
+    match relayed {
+        Relayed::Streaming(response) => Ok(response),
+        Relayed::Whole(reply, record) => answer(reply, record, cfg, &ctx, elapsed()),
+    }
 }
 
 /// Why the upstream call gave no response to relay.
@@ -60,21 +85,38 @@ enum Sent {
     Failed(UpstreamFailure),
 }
 
-/// Fetches `forward`, within its first-byte timeout.
-async fn send(forward: &Forward, req: &mut Request, record: &mut Recorder) -> Result<Response, Sent> {
+/// Fetches `forward`. A Worker cannot tell connecting from waiting, so the
+/// first-byte limit bounds the whole wait for the response head.
+/// The signal that ends the upstream fetch: the client's request signal (it
+/// fires when the client hangs up) or the proxy's own controller.
+fn upstream_signal(req: &Request, abort: &AbortController) -> AbortSignal {
+    let both = js_sys::Array::of2(&req.inner().signal(), &abort.signal());
+    AbortSignal::from(worker::web_sys::AbortSignal::any(&both))
+}
+
+async fn send(
+    forward: &Forward,
+    req: &mut Request,
+    record: &mut Recorder,
+    signal: &AbortSignal,
+) -> Result<Response, Sent> {
     let read;
     let bytes: &[u8] = match &forward.body {
         ForwardBody::Bytes(bytes) => bytes,
-        // Workers buffer the client's body (up to the limit) before sending it on.
+        // Workers read the client's body (up to the limit) before sending it on.
         ForwardBody::StreamClient { limit } => match convert::read_body(req, *limit).await {
             Ok(bytes) => {
                 record.request_chunk(&bytes);
                 read = bytes;
                 &read
             }
-            Err(convert::TooLarge) => {
+            Err(BodyError::TooLarge) => {
                 let error = ProxyError::PayloadTooLarge { limit: *limit };
                 return Err(Sent::Reply(forward.exchange.error(&error)));
+            }
+            Err(BodyError::Failed(why)) => {
+                worker::console_error!("apex-ai-proxy: reading the request body: {why}");
+                return Err(Sent::Reply(forward.exchange.error(&ProxyError::client_body())));
             }
         },
     };
@@ -82,7 +124,7 @@ async fn send(forward: &Forward, req: &mut Request, record: &mut Recorder) -> Re
         .map_err(|e| Sent::Failed(UpstreamFailure::new(FailureKind::Other, e.to_string())))?;
     let limit = forward.timeouts.first_byte;
     let fetch = Fetch::Request(request);
-    let outcome = select(Box::pin(fetch.send()), Box::pin(Delay::from(limit))).await;
+    let outcome = select(Box::pin(fetch.send_with_signal(signal)), Box::pin(Delay::from(limit))).await;
     match outcome {
         Either::Left((Ok(response), _)) => Ok(response),
         Either::Left((Err(e), _)) => Err(Sent::Failed(convert::failure_of(&e))),

@@ -1,8 +1,6 @@
-//! Conversions between `wasi:http` resources and the core's `http` types, and the
-//! blocking body loops. Pitfall handled here: `outgoing_handler::handle` is
-//! called before the request body is written (writing a large body first hangs).
-
-use std::io::Write;
+//! Conversions between `wasi:http` resources and the core's `http` types.
+//! Pitfall handled here: `outgoing_handler::handle` is called before the
+//! request body is written (writing a large body first hangs).
 
 use http::header::HeaderMap;
 use http::request::Parts;
@@ -12,14 +10,11 @@ use wasi::http::types::{
     ErrorCode, Fields, FutureIncomingResponse, IncomingRequest, IncomingResponse, Method as WasiMethod,
     OutgoingBody, OutgoingRequest, OutgoingResponse, RequestOptions, ResponseOutparam, Scheme,
 };
-use wasi::io::streams::{OutputStream, StreamError};
+use wasi::io::streams::OutputStream;
 
+use super::wait::{Deadline, response_by, write_all};
 use crate::config::Timeouts;
 use crate::response::{FailureKind, Reply, UpstreamFailure};
-use crate::routing::ForwardBody;
-
-/// Size of one read from a body stream.
-const CHUNK: u64 = 64 * 1024;
 
 /// The request head as `http::request::Parts`; unparseable header lines are skipped.
 pub fn read_head(request: &IncomingRequest) -> Parts {
@@ -63,66 +58,19 @@ pub fn status_of(response: &IncomingResponse) -> StatusCode {
     StatusCode::from_u16(response.status()).unwrap_or(StatusCode::BAD_GATEWAY)
 }
 
-/// Outcome of reading a whole request body.
-pub enum BodyRead {
-    Complete(Vec<u8>),
-    TooLarge,
-    Failed(String),
-}
-
-/// Reads the request body, stopping as soon as it passes `limit` bytes.
-pub fn read_body(request: &IncomingRequest, limit: usize) -> BodyRead {
-    let Ok(body) = request.consume() else {
-        return BodyRead::Failed("body already consumed".into());
-    };
-    let Ok(stream) = body.stream() else {
-        return BodyRead::Failed("body stream unavailable".into());
-    };
-    let mut bytes = Vec::new();
-    loop {
-        match stream.blocking_read(CHUNK) {
-            Ok(chunk) => {
-                if bytes.len() + chunk.len() > limit {
-                    return BodyRead::TooLarge;
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            Err(StreamError::Closed) => return BodyRead::Complete(bytes),
-            Err(StreamError::LastOperationFailed(e)) => return BodyRead::Failed(e.to_debug_string()),
-        }
-    }
-}
-
-/// Why the upstream request body could not be sent.
-pub enum SendError {
-    TooLarge { limit: usize },
-    Failed(String),
-}
-
-/// An outgoing body being written; [`UpstreamBody::finish`] completes it.
-/// Implements `Write` for the caller's bytes.
+/// An outgoing body being written; [`UpstreamBody::finish`] completes it. A
+/// body dropped unfinished makes the host abandon the request.
 pub struct UpstreamBody {
     // Declared first so it is dropped before its parent body.
-    stream: OutputStream,
+    pub stream: OutputStream,
     body: OutgoingBody,
 }
 
-impl Write for UpstreamBody {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        Write::write(&mut self.stream, buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Write::flush(&mut self.stream)
-    }
-}
-
 impl UpstreamBody {
-    pub fn finish(self) -> Result<(), SendError> {
+    pub fn finish(self) -> Result<(), String> {
         let UpstreamBody { stream, body } = self;
         drop(stream);
-        OutgoingBody::finish(body, None)
-            .map_err(|e| SendError::Failed(failure_of(&e, "finishing the body").to_string()))
+        OutgoingBody::finish(body, None).map_err(|e| failure_of(&e, "finishing the body").to_string())
     }
 }
 
@@ -166,50 +114,18 @@ fn options(t: Timeouts) -> RequestOptions {
     options
 }
 
-/// Writes the upstream body: the planned bytes, or the client's body streamed
-/// (at most `limit` bytes, each chunk shown to `tap`), then finishes it.
-pub fn send_body(
-    body: &ForwardBody,
-    request: &IncomingRequest,
-    upstream: UpstreamBody,
-    mut tap: impl FnMut(&[u8]),
-) -> Result<(), SendError> {
-    let mut upstream = upstream;
-    let failed = |e: std::io::Error| SendError::Failed(e.to_string());
-    match body {
-        ForwardBody::Bytes(bytes) => upstream.stream.write_all(bytes).map_err(failed)?,
-        ForwardBody::StreamClient { limit } => {
-            let client = request.consume().map_err(|()| SendError::Failed("client body consumed".into()))?;
-            let input = client.stream().map_err(|()| SendError::Failed("client body stream".into()))?;
-            let mut sent = 0usize;
-            loop {
-                let chunk = match input.blocking_read(CHUNK) {
-                    Ok(chunk) => chunk,
-                    Err(StreamError::Closed) => break,
-                    Err(StreamError::LastOperationFailed(e)) => {
-                        return Err(SendError::Failed(e.to_debug_string()));
-                    }
-                };
-                sent += chunk.len();
-                tap(&chunk);
-                if sent > *limit {
-                    return Err(SendError::TooLarge { limit: *limit });
-                }
-                upstream.stream.write_all(&chunk).map_err(failed)?;
-            }
-        }
-    }
-    Write::flush(&mut upstream.stream).map_err(failed)?;
-    upstream.finish()
-}
-
-/// Waits for the upstream's response head.
-pub fn wait_response(future: FutureIncomingResponse) -> Result<IncomingResponse, UpstreamFailure> {
-    future.subscribe().block();
-    match future.get() {
+/// Waits for the upstream's response head by `deadline` (which covers the
+/// connection, the TLS handshake and the wait for the head: the host's own
+/// connect timeout does not cover TLS). At the deadline the request is dropped.
+pub fn wait_response(
+    future: FutureIncomingResponse,
+    deadline: Deadline,
+) -> Result<IncomingResponse, UpstreamFailure> {
+    match response_by(&future, deadline) {
         Some(Ok(Ok(response))) => Ok(response),
         Some(Ok(Err(code))) => Err(failure_of(&code, "no response")),
-        Some(Err(())) | None => Err(UpstreamFailure::new(FailureKind::Other, "response already taken")),
+        Some(Err(())) => Err(UpstreamFailure::new(FailureKind::Other, "response already taken")),
+        None => Err(UpstreamFailure::new(FailureKind::ResponseTimeout, "no response head by the deadline")),
     }
 }
 
@@ -247,22 +163,6 @@ fn failure_of(code: &ErrorCode, context: &str) -> UpstreamFailure {
     UpstreamFailure::new(kind, format!("{context}: {code}"))
 }
 
-/// Copies every chunk of the upstream body to `sink` as it arrives.
-pub fn pump(
-    response: &IncomingResponse,
-    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
-) -> Result<(), String> {
-    let body = response.consume().map_err(|()| "response body consumed".to_owned())?;
-    let stream = body.stream().map_err(|()| "response body stream".to_owned())?;
-    loop {
-        match stream.blocking_read(CHUNK) {
-            Ok(chunk) => sink(&chunk).map_err(|e| format!("client write failed: {e}"))?,
-            Err(StreamError::Closed) => return Ok(()),
-            Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
-        }
-    }
-}
-
 /// Sends the response head; returns the body and its stream for writing.
 pub fn start_response(
     out: ResponseOutparam,
@@ -277,14 +177,12 @@ pub fn start_response(
     Some((body, stream))
 }
 
-/// Sends a complete answer.
-pub fn send_reply(out: ResponseOutparam, reply: Reply) {
+/// Sends a complete answer; the client has until `deadline` to take it.
+pub fn send_reply(out: ResponseOutparam, reply: Reply, deadline: Deadline) -> Result<(), String> {
     let (parts, body) = reply.into_parts();
-    let Some((outgoing, mut stream)) = start_response(out, parts.status, &parts.headers) else {
-        return;
-    };
-    if stream.write_all(&body).and_then(|()| Write::flush(&mut stream)).is_ok() {
-        drop(stream);
-        let _ = OutgoingBody::finish(outgoing, None);
-    }
+    let (outgoing, stream) =
+        start_response(out, parts.status, &parts.headers).ok_or("the response could not be started")?;
+    write_all(&stream, &body, deadline, None).map_err(|stop| stop.to_string())?;
+    drop(stream);
+    OutgoingBody::finish(outgoing, None).map_err(|e| e.to_string())
 }

@@ -1,24 +1,31 @@
 //! The WASI host: `wasi:http/incoming-handler` in, `wasi:http/outgoing-handler`
 //! out. It only executes the core's plan: read, send, pump, answer, report.
+//! Every wait is bounded (see [`wait`]); the runtime's own error text goes to
+//! stderr, never to a client.
 
+mod body;
 mod io;
 mod report;
+mod wait;
 
-use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasi::exports::http::incoming_handler::Guest;
 use wasi::http::types::{IncomingRequest, OutgoingBody, ResponseOutparam};
 
 use crate::config::Config;
-use crate::errors::{Dialect, ProxyError};
+use crate::errors::ProxyError;
+use crate::filter::BROKE_OFF;
 use crate::relay::{Ending, Relay};
 use crate::report::{Recorder, new_request_id};
-use crate::response::{Reply, error_reply};
-use crate::routing::{Forward, Step, plan};
-use io::{
-    BodyRead, SendError, read_body, read_head, send_reply, start_request, start_response, wait_response,
-};
+use crate::response::{Answer, FailureKind, Reply, ResponseStart, UpstreamFailure, error_reply};
+use crate::routing::{Forward, Step, plan, request_dialect};
+use body::{BodyError, SendError, Stop, UpstreamStream};
+use io::{start_request, start_response, wait_response};
+use wait::Deadline;
+
+/// How long a client may stall: sending its body, or taking the response.
+const CLIENT_STALL_LIMIT: Duration = Duration::from_secs(60);
 
 struct Component;
 
@@ -26,21 +33,24 @@ impl Guest for Component {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let started = Instant::now();
         let cfg = Config::from_lookup(|name| std::env::var(name).ok());
-        let head = read_head(&request);
+        let head = io::read_head(&request);
         let mut exchange = Exchange { started, record: Recorder::new(&cfg, &head, &new_request_id()) };
         match plan(&cfg, &head) {
             Step::Respond(reply) => exchange.reply(out, reply),
             Step::Forward(forward) => exchange.proxy(*forward, &request, out),
-            Step::NeedBody(need) => match read_body(&request, need.limit()) {
-                BodyRead::Complete(body) => {
+            Step::NeedBody(need) => match body::read_client(&request, need.limit(), CLIENT_STALL_LIMIT) {
+                Ok(body) => {
                     exchange.record.request_chunk(&body);
                     match need.with_body(&cfg, body) {
                         Ok(forward) => exchange.proxy(forward, &request, out),
                         Err(reply) => exchange.reply(out, reply),
                     }
                 }
-                BodyRead::TooLarge => exchange.reply(out, need.too_large()),
-                BodyRead::Failed(why) => exchange.reply(out, client_body_failed(&why)),
+                Err(BodyError::TooLarge) => exchange.reply(out, need.too_large()),
+                Err(BodyError::Failed(why)) => {
+                    eprintln!("apex-ai-proxy: reading the request body: {why}");
+                    exchange.reply(out, error_reply(&ProxyError::client_body(), request_dialect(&head)));
+                }
             },
         }
         // The client has its whole response now; reporting cannot delay it.
@@ -63,45 +73,151 @@ impl Exchange {
 
     fn reply(&mut self, out: ResponseOutparam, reply: Reply) {
         self.record.reply(&reply, self.elapsed_ms());
-        send_reply(out, reply);
+        if let Err(why) = io::send_reply(out, reply, Deadline::after(CLIENT_STALL_LIMIT)) {
+            self.record.client_gone();
+            eprintln!("apex-ai-proxy: sending the answer to the client: {why}");
+        }
     }
 
-    /// Sends `forward` upstream and streams the answer back through the core's filter.
+    fn upstream_failed(&mut self, out: ResponseOutparam, forward: &Forward, failure: &UpstreamFailure) {
+        eprintln!("apex-ai-proxy: upstream {}: {failure}", forward.exchange.info.upstream_host);
+        self.reply(out, forward.exchange.on_failure(failure));
+    }
+
+    /// Sends `forward` upstream and answers with what comes back.
     fn proxy(&mut self, forward: Forward, request: &IncomingRequest, out: ResponseOutparam) {
         self.record.route(&forward.exchange.info);
         let exchange = &forward.exchange;
-        let started = start_request(&forward.method, &forward.uri, &forward.headers, forward.timeouts);
-        let (pending, upstream_body) = match started {
-            Ok(started) => started,
-            Err(failure) => return self.reply(out, exchange.on_failure(&failure)),
-        };
-        // A failed write is not the end: the upstream may have answered early (a
-        // 413 of its own, say) or the response carries the real error code.
+        let timeouts = forward.timeouts;
+        // Connecting, the TLS handshake and the wait for the head, all bounded.
+        let deadline = Deadline::after(timeouts.connect + timeouts.first_byte);
+        let (future, upstream_body) =
+            match start_request(&forward.method, &forward.uri, &forward.headers, timeouts) {
+                Ok(started) => started,
+                Err(failure) => return self.upstream_failed(out, &forward, &failure),
+            };
         let record = &mut self.record;
-        match io::send_body(&forward.body, request, upstream_body, |chunk| record.request_chunk(chunk)) {
-            Ok(()) => {}
+        let sent =
+            body::send(&forward.body, request, upstream_body, &future, deadline, CLIENT_STALL_LIMIT, |c| {
+                record.request_chunk(c)
+            });
+        match sent {
+            Ok(()) | Err(SendError::Answered) => {}
             Err(SendError::TooLarge { limit }) => {
                 return self.reply(out, exchange.error(&ProxyError::PayloadTooLarge { limit }));
             }
-            Err(SendError::Failed(why)) => {
+            Err(SendError::Client(why)) => {
+                eprintln!("apex-ai-proxy: reading the request body: {why}");
+                return self.reply(out, exchange.error(&ProxyError::client_body()));
+            }
+            Err(SendError::TimedOut) => {
+                let failure =
+                    UpstreamFailure::new(FailureKind::ResponseTimeout, "request body not taken in time");
+                return self.upstream_failed(out, &forward, &failure);
+            }
+            // The upstream may have answered anyway (a 413 of its own, say), or
+            // its response carries the real error: wait for it.
+            Err(SendError::Upstream(why)) => {
                 eprintln!("apex-ai-proxy: writing the upstream request body: {why}")
             }
         }
-        let response = match wait_response(pending) {
+        let response = match wait_response(future, deadline) {
             Ok(response) => response,
-            Err(failure) => return self.reply(out, exchange.on_failure(&failure)),
+            Err(failure) => return self.upstream_failed(out, &forward, &failure),
         };
-        let start = exchange.on_response(io::status_of(&response), &io::headers_of(&response.headers()));
-        let Some((client_body, mut client)) = start_response(out, start.status, &start.headers) else {
+        let idle = timeouts.between_bytes;
+        let answer = exchange.on_response(io::status_of(&response), &io::headers_of(&response.headers()));
+        let upstream = match UpstreamStream::open(&response) {
+            Ok(upstream) => upstream,
+            Err(stop) => return self.broke_off(out, &forward, &stop),
+        };
+        match answer {
+            Answer::Buffer(mut buffered) => {
+                let reply = match upstream.pump(idle, &mut || true, |chunk| buffered.push(chunk)) {
+                    Ok(()) => buffered.finish(),
+                    Err(stop) => {
+                        eprintln!("apex-ai-proxy: upstream {} body: {stop}", exchange.info.upstream_host);
+                        self.record.upstream_failed();
+                        buffered.fail()
+                    }
+                };
+                self.reply(out, reply);
+            }
+            Answer::Stream(start) => {
+                // The head waits for the body's first bytes: an upstream that
+                // fails before them gets a 502, not a head and a closed connection.
+                let first = match upstream.next(idle, &mut || true) {
+                    Ok(first) => first,
+                    Err(stop) => return self.broke_off(out, &forward, &stop),
+                };
+                self.stream(out, start, &upstream, first, &forward);
+            }
+        }
+    }
+
+    /// The answer when the upstream broke off before its body's first byte.
+    fn broke_off(&mut self, out: ResponseOutparam, forward: &Forward, stop: &Stop) {
+        eprintln!("apex-ai-proxy: upstream {} body: {stop}", forward.exchange.info.upstream_host);
+        self.record.upstream_failed();
+        self.reply(out, forward.exchange.error(&ProxyError::BadGateway(BROKE_OFF.into())));
+    }
+
+    /// Streams the upstream body to the client through the relay; `first` is
+    /// its first chunk (`None`: the body is empty).
+    fn stream(
+        &mut self,
+        out: ResponseOutparam,
+        start: ResponseStart,
+        upstream: &UpstreamStream,
+        first: Option<Vec<u8>>,
+        forward: &Forward,
+    ) {
+        let host = &forward.exchange.info.upstream_host;
+        let idle = forward.timeouts.between_bytes;
+        let (status, headers) = (start.status, start.headers.clone());
+        self.record.response_head(status, &headers, self.elapsed_ms());
+        let mut relay = Relay::new(start, std::mem::replace(&mut self.record, Recorder::off()));
+        let first = first.map(|chunk| relay.chunk(&chunk));
+        if relay.is_broken() {
+            // Already longer than its content-length: answer, not a head and a cut.
+            let (_, record) = relay.fail();
+            self.record = record;
+            return self.broke_off(out, forward, &Stop::Upstream("more than its content-length".into()));
+        }
+        let Some((client_body, client)) = start_response(out, status, &headers) else {
             return;
         };
-        self.record.response_head(start.status, &start.headers, self.elapsed_ms());
-        let mut relay = Relay::new(start.body, std::mem::replace(&mut self.record, Recorder::off()));
-        let mut send = |bytes: &[u8]| client.write_all(bytes).and_then(|()| Write::flush(&mut client));
-        let outcome = io::pump(&response, |chunk| send(&relay.chunk(chunk)));
-        let (ending, record) = match outcome {
-            Ok(()) => relay.end(),
-            Err(why) => relay.fail(&why),
+        let send = |bytes: &[u8]| wait::write_all(&client, bytes, Deadline::after(CLIENT_STALL_LIMIT), None);
+        let mut alive = || wait::client_alive(&client);
+        let mut client_error = None;
+        let mut deliver = |bytes: &[u8], relay: &Relay| match send(bytes) {
+            Ok(()) => !relay.is_broken(),
+            Err(stop) => {
+                client_error = Some(stop.to_string());
+                false
+            }
+        };
+        let outcome = match first {
+            Some(bytes) if deliver(&bytes, &relay) => upstream.pump(idle, &mut alive, |chunk| {
+                let bytes = relay.chunk(chunk);
+                deliver(&bytes, &relay)
+            }),
+            Some(_) | None => Ok(()),
+        };
+        let (ending, record) = match (outcome, client_error) {
+            (_, Some(why)) | (Err(Stop::ClientGone(why)), _) => {
+                eprintln!("apex-ai-proxy: the client went away mid-response: {why}");
+                (Ending::Truncate, relay.client_gone())
+            }
+            (Ok(()), None) if !relay.is_broken() => relay.end(),
+            (Ok(()), None) => {
+                eprintln!("apex-ai-proxy: upstream {host} sent more than its content-length");
+                relay.fail()
+            }
+            (Err(stop), None) => {
+                eprintln!("apex-ai-proxy: upstream {host} body: {stop}");
+                relay.fail()
+            }
         };
         self.record = record;
         if let Ending::Finish(bytes) = ending
@@ -113,10 +229,6 @@ impl Exchange {
         // Otherwise the body is dropped unfinished: the client sees a truncated
         // response rather than a falsely complete one.
     }
-}
-
-fn client_body_failed(why: &str) -> Reply {
-    error_reply(&ProxyError::BadRequest(format!("reading the request body failed: {why}")), Dialect::OpenAi)
 }
 
 // The export macro emits the component's exported C-ABI symbols, which the

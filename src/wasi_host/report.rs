@@ -1,13 +1,15 @@
 //! Sends the aepipe calls after the response: all started before any is awaited
-//! (independent of each other), each with bounded timeouts; a failure, timeout or
-//! non-2xx writes one line to the host log and is dropped.
+//! (independent of each other), all bounded by one deadline that covers the
+//! connection, the TLS handshake and the answer; a failure, timeout or non-2xx
+//! writes one line to the host log and is dropped.
 
-use std::io::Write;
 use std::time::Duration;
 
 use http::{Method, Uri};
+use wasi::http::types::FutureIncomingResponse;
 
 use super::io::{start_request, status_of, wait_response};
+use super::wait::{Deadline, write_all};
 use crate::config::Timeouts;
 use crate::report::AepipeCall;
 
@@ -18,9 +20,10 @@ const REPORT_TIMEOUTS: Timeouts = Timeouts {
 };
 
 pub fn send_all(calls: Vec<AepipeCall>) {
-    let started: Vec<_> = calls.into_iter().map(|call| (call.url.clone(), start(call))).collect();
+    let deadline = Deadline::after(REPORT_TIMEOUTS.connect + REPORT_TIMEOUTS.first_byte);
+    let started: Vec<_> = calls.into_iter().map(|call| (call.url.clone(), start(call, deadline))).collect();
     for (url, pending) in started {
-        let outcome = pending.and_then(|future| wait_response(future).map_err(|f| f.to_string()));
+        let outcome = pending.and_then(|future| wait_response(future, deadline).map_err(|f| f.to_string()));
         match outcome {
             Ok(response) if (200..300).contains(&response.status()) => {}
             Ok(response) => {
@@ -31,13 +34,13 @@ pub fn send_all(calls: Vec<AepipeCall>) {
     }
 }
 
-fn start(call: AepipeCall) -> Result<wasi::http::types::FutureIncomingResponse, String> {
+fn start(call: AepipeCall, deadline: Deadline) -> Result<FutureIncomingResponse, String> {
     let uri: Uri = call.url.parse().map_err(|e| format!("AEPIPE_BASE_URL gives an invalid URL: {e}"))?;
     let mut headers = call.headers;
     headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(call.body.len()));
-    let (future, mut body) =
+    let (future, body) =
         start_request(&Method::POST, &uri, &headers, REPORT_TIMEOUTS).map_err(|f| f.to_string())?;
-    body.write_all(&call.body).map_err(|e| e.to_string())?;
-    body.finish().map_err(|_| "finishing the body failed".to_owned())?;
+    write_all(&body.stream, &call.body, deadline, Some(&future)).map_err(|stop| stop.to_string())?;
+    body.finish()?;
     Ok(future)
 }
