@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
 # Installs what the project needs, from package registries only, into .tools/.
-# Idempotent: a second run only checks. Usage: scripts/setup.sh [serve|worker|test]
+# Idempotent: a second run only checks. Usage: scripts/setup.sh [serve|worker|fuzz|test]
 #   serve:  Rust target + wasmtime (enough to build and run the proxy)
 #   worker: the Cloudflare Worker toolchain: wasm32-unknown-unknown, worker-build,
 #           wasm-bindgen-cli (the exact version in Cargo.lock), and from npm
 #           wasm-opt (binaryen), esbuild, wrangler, miniflare and Node 22
-#   test:   serve + worker + Python test deps (pytest, official SDKs) + jco
+#   fuzz:   cargo-fuzz (scripts/fuzz.sh)
+#   test:   all of the above + Python test deps (pytest, official SDKs), jco,
+#           the coding agents the suite runs, and the Spin CLI
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 what="${1:-test}"
+case "$what" in
+  -h|--help) usage; exit 0 ;;
+  serve|worker|fuzz|test) ;;
+  *) echo "setup.sh: unknown argument '$what'" >&2; usage >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "setup.sh: one argument at most" >&2; usage >&2; exit 2; }
+
 TOOLS="$PWD/.tools"
 mkdir -p "$TOOLS"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-rust_targets() {
-  if ! rustup target list --installed | grep -qx wasm32-wasip2; then
-    log "adding Rust target wasm32-wasip2"
-    rustup target add wasm32-wasip2
+rust_target() {
+  if ! rustup target list --installed | grep -qx "$1"; then
+    log "adding Rust target $1"
+    rustup target add "$1"
   fi
 }
 
@@ -54,20 +65,22 @@ node_tools() {
   fi
 }
 
-cargo_tool() { # crate version binary [--locked]
+# cargo_tool CRATE VERSION BINARY [cargo install flags]: builds once into
+# .tools/cargo; `BINARY --version` prints "<name> <version>" (worker-build:
+# just "<version>"), so the version is the last word of its first line.
+cargo_tool() {
   local crate=$1 version=$2 bin=$3
   shift 3
-  if [ "$("$TOOLS/cargo/bin/$bin" --version 2>/dev/null | awk '{print $2}')" != "$version" ]; then
-    log "building $crate $version from crates.io (a few minutes, once)"
+  local have
+  have=$("$TOOLS/cargo/bin/$bin" --version 2>/dev/null | head -1 | awk '{print $NF}') || true
+  if [ "$have" != "$version" ]; then
+    log "building $crate $version from crates.io (once; ~12 min for the Worker tools on 2 cores)"
     cargo install --quiet "$crate" --version "$version" --root "$TOOLS/cargo" "$@"
   fi
 }
 
 worker_tools() {
-  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    log "adding Rust target wasm32-unknown-unknown"
-    rustup target add wasm32-unknown-unknown
-  fi
+  rust_target wasm32-unknown-unknown
   cargo_tool worker-build 0.8.7 worker-build --locked
   # Exactly the wasm-bindgen of Cargo.lock; --locked would need a crate version
   # the registry lacks.
@@ -76,10 +89,32 @@ worker_tools() {
   cargo_tool wasm-bindgen-cli "$bindgen" wasm-bindgen
 }
 
-rust_targets
+fuzz_tools() {
+  cargo_tool cargo-fuzz 0.13.1 cargo-fuzz --locked
+}
+
+# Spin is in no registry: the shared tools folder beside the project holds a
+# build of it (../shared/tools/README.md).
+SPIN_XZ="$PWD/../shared/tools/spin-x86_64-linux.xz"
+spin_tool() {
+  if [ ! -f "$SPIN_XZ" ]; then
+    log "no $SPIN_XZ: the Spin host will be skipped"
+    return
+  fi
+  if [ ! -x "$TOOLS/bin/spin" ] || [ "$SPIN_XZ" -nt "$TOOLS/bin/spin" ]; then
+    log "unpacking Spin from $SPIN_XZ"
+    mkdir -p "$TOOLS/bin"
+    xz -dc "$SPIN_XZ" > "$TOOLS/bin/spin.tmp"
+    chmod +x "$TOOLS/bin/spin.tmp"
+    mv "$TOOLS/bin/spin.tmp" "$TOOLS/bin/spin"
+  fi
+}
+
+rust_target wasm32-wasip2
 python_env
 case "$what" in
   worker) node_tools; worker_tools ;;
-  test) node_tools; worker_tools ;;
+  fuzz) fuzz_tools ;;
+  test) node_tools; worker_tools; fuzz_tools; spin_tool ;;
 esac
 log "ready: $("$TOOLS/wasmtime" --version)"

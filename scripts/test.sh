@@ -11,8 +11,11 @@ cargo fmt --all -- --check
 cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --target wasm32-wasip2 -- -D warnings
 cargo clippy --quiet -p apex-ai-proxy-cloudflare --target wasm32-unknown-unknown -- -D warnings
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "== unit tests (core, native)"
 cargo test --quiet
+echo "== fuzz smoke (every target 10 s; scripts/fuzz.sh SECONDS for longer)"
+scripts/fuzz.sh 10
 echo "== end-to-end"
 export APEX_COMPONENT APEX_WORKER_BUILD
 APEX_COMPONENT=$(scripts/build.sh)

@@ -11,14 +11,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_upstream import FakeUpstream  # noqa: E402
+from fake_upstream import FakeUpstream, Silent  # noqa: E402
 from hosts import HOSTS, Running, free_port  # noqa: E402
 
 GATEWAY_TOKEN = "test-gateway-token"
 AEPIPE_TOKEN = "test-aepipe-token"
 
 
-def profiles(upstream: FakeUpstream, aepipe: FakeUpstream) -> dict[str, dict[str, str]]:
+def profiles(upstream: FakeUpstream, aepipe: FakeUpstream, silent: Silent) -> dict[str, dict[str, str]]:
     """Named configurations the tests run the proxy with."""
     gateway = {
         "ACCOUNT_ID": "acc",
@@ -36,14 +36,23 @@ def profiles(upstream: FakeUpstream, aepipe: FakeUpstream) -> dict[str, dict[str
         "allowlist": {**gateway, "PASSTHROUGH_ALLOWED_HOSTS": "*.example.com,api.openai.com"},
         # Nothing configured at all.
         "bare": {},
-        # Short upstream time limit, for 504.
-        "slow": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "UPSTREAM_FIRST_BYTE_TIMEOUT_MS": "1000"},
+        # Short upstream time limits, for 504.
+        "slow": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "UPSTREAM_CONNECT_TIMEOUT_MS": "1000",
+                 "UPSTREAM_FIRST_BYTE_TIMEOUT_MS": "1000", "UPSTREAM_IDLE_TIMEOUT_MS": "1500"},
+        # The gateway is an https listener whose TLS handshake never ends.
+        "slow_silent_gateway": {**gateway, "GATEWAY_BASE_URL": f"https://127.0.0.1:{silent.port}/v1",
+                                "UPSTREAM_CONNECT_TIMEOUT_MS": "1000", "UPSTREAM_FIRST_BYTE_TIMEOUT_MS": "1000"},
+        # A gateway URL with credentials in it: refused at configuration.
+        "userinfo": {**gateway, "GATEWAY_BASE_URL": f"http://admin:hunter2@127.0.0.1:{upstream.port}/v1"},
         # Reporting to the fake aepipe.
         "report": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "AEPIPE_BASE_URL": aepipe.url,
                    "AEPIPE_TOKEN": AEPIPE_TOKEN},
         # Tokens as plain Worker secrets (`wrangler secret put`) instead of Secrets
         # Store; on WASI hosts the marker is just an unused variable.
         "plain_secrets": {**gateway, "APEX_WORKER_SECRETS": "plain", "AEPIPE_BASE_URL": aepipe.url,
+                          "AEPIPE_TOKEN": AEPIPE_TOKEN},
+        # Reporting to an https aepipe whose TLS handshake never ends.
+        "report_silent": {**gateway, "AEPIPE_BASE_URL": f"https://127.0.0.1:{silent.port}",
                           "AEPIPE_TOKEN": AEPIPE_TOKEN},
         # Reporting to a port where nothing listens.
         "report_refused": {**gateway, "AEPIPE_BASE_URL": f"http://127.0.0.1:{free_port()}",
@@ -70,15 +79,15 @@ def pytest_generate_tests(metafunc):
 
 
 class Proxies:
-    def __init__(self, upstream: FakeUpstream, aepipe: FakeUpstream):
-        self.upstream, self.aepipe = upstream, aepipe
+    def __init__(self, upstream: FakeUpstream, aepipe: FakeUpstream, silent: Silent):
+        self.upstream, self.aepipe, self.silent = upstream, aepipe, silent
         self.running: dict[tuple[str, str], Running] = {}
 
     def get(self, host: str, profile: str = "main") -> Running:
         key = (host, profile)
         proxy = self.running.get(key)
         if proxy is None or not proxy.alive():
-            proxy = HOSTS[host]().start(profiles(self.upstream, self.aepipe)[profile])
+            proxy = HOSTS[host]().start(profiles(self.upstream, self.aepipe, self.silent)[profile])
             self.running[key] = proxy
         return proxy
 
@@ -116,8 +125,16 @@ def _fresh_fakes(upstream, aepipe):
 
 
 @pytest.fixture(scope="session")
-def proxies(upstream, aepipe):
-    pool = Proxies(upstream, aepipe)
+def silent():
+    """A listener that accepts and never answers (a TLS handshake that hangs)."""
+    server = Silent()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def proxies(upstream, aepipe, silent):
+    pool = Proxies(upstream, aepipe, silent)
     yield pool
     pool.close()
 

@@ -9,6 +9,8 @@ answers like the API the path belongs to.
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -58,6 +60,15 @@ class Reply:
     hold_timeout: float = 10.0
     # Monotonic times at which each chunk was written (filled in by the server).
     sent_at: list[float] = field(default_factory=list)
+    # Seconds between chunks (a steady stream); a write that fails because the
+    # proxy closed the connection sets `closed_at`.
+    interval: float = 0.0
+    # When set, these exact bytes are the whole response (head and body, any
+    # framing, right or wrong) and the connection is closed after them.
+    raw: bytes | None = None
+    # While holding, the server watches its connection: the monotonic time the
+    # proxy closed it lands here.
+    closed_at: float | None = None
 
     @staticmethod
     def json(value, status: int = 200, headers=()) -> "Reply":
@@ -97,6 +108,8 @@ def default_reply(req: Recorded) -> Reply:
 class FakeUpstream:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        # Targets of requests whose body arrived cut short (not recorded above).
+        self.incomplete: list[str] = []
         self.replies: deque[Reply] = deque()
         # The reply when nothing is queued; tests may replace it.
         self.default = default_reply
@@ -111,7 +124,14 @@ class FakeUpstream:
                 pass
 
             def _serve(self):
-                body = self._read_body()
+                try:
+                    body = self._read_body()
+                except EOFError:
+                    # A body cut short (a chunked body without its last chunk):
+                    # never taken for a complete request.
+                    upstream.incomplete.append(self.path)
+                    self.close_connection = True
+                    return
                 rec = Recorded(self.command, self.path, list(self.headers.items()), body)
                 reply = upstream._record(rec)
                 self._send(reply)
@@ -122,19 +142,48 @@ class FakeUpstream:
                 if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
                     out = bytearray()
                     while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        line = self.rfile.readline()
+                        if not line:
+                            raise EOFError("chunked body without its last chunk")
+                        size = int(line.split(b";")[0].strip() or b"0", 16)
                         if size == 0:
                             while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                                 pass
                             return bytes(out)
-                        out += self.rfile.read(size)
+                        chunk = self.rfile.read(size)
+                        if len(chunk) < size:
+                            raise EOFError("chunk cut short")
+                        out += chunk
                         self.rfile.readline()
                 length = int(self.headers.get("content-length") or 0)
-                return self.rfile.read(length) if length else b""
+                body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    raise EOFError("body shorter than its content-length")
+                return body
+
+            def _hold(self, reply: Reply) -> None:
+                """Waits for `reply.hold`, noting when the peer closes meanwhile."""
+                deadline = time.monotonic() + reply.hold_timeout
+                sock = self.connection
+                while not reply.hold.is_set() and time.monotonic() < deadline:
+                    readable, _, _ = select.select([sock], [], [], 0.05)
+                    if readable and reply.closed_at is None:
+                        try:
+                            if sock.recv(1, socket.MSG_PEEK) == b"":
+                                reply.closed_at = time.monotonic()
+                        except OSError:
+                            reply.closed_at = time.monotonic()
+                    if reply.closed_at is not None:
+                        return
 
             def _send(self, reply: Reply):
                 if reply.head_delay:
                     time.sleep(reply.head_delay)
+                if reply.raw is not None:
+                    self.wfile.write(reply.raw)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.send_response(reply.status)
                 for k, v in reply.headers:
                     self.send_header(k, v)
@@ -145,13 +194,20 @@ class FakeUpstream:
                 self.end_headers()
                 for i, chunk in enumerate(reply.chunks):
                     if i == 1 and reply.hold is not None:
-                        reply.hold.wait(reply.hold_timeout)
+                        self._hold(reply)
+                    if i > 0 and reply.interval:
+                        time.sleep(reply.interval)
                     reply.sent_at.append(time.monotonic())
-                    if reply.chunked:
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    else:
-                        self.wfile.write(chunk)
-                    self.wfile.flush()
+                    try:
+                        if reply.chunked:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        else:
+                            self.wfile.write(chunk)
+                        self.wfile.flush()
+                    except OSError:
+                        reply.closed_at = time.monotonic()
+                        self.close_connection = True
+                        return
                 if reply.chunked:
                     self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
@@ -182,6 +238,7 @@ class FakeUpstream:
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.incomplete.clear()
             self.replies.clear()
             self.default = default_reply
 
@@ -197,3 +254,46 @@ class FakeUpstream:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Silent:
+    """A TCP listener that accepts connections and never says a word (a TLS
+    handshake that never ends, an HTTP server that never answers). Records when
+    each connection was closed by the peer."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.closed = 0
+        self._stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conns: list[socket.socket] = []
+        self.sock.settimeout(0.05)
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+                conns.append(conn)
+                self.accepted += 1
+            except OSError:
+                pass
+            readable = select.select(conns, [], [], 0)[0] if conns else []
+            for conn in readable:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    conns.remove(conn)
+                    conn.close()
+                    self.closed += 1
+        for conn in conns:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self.sock.close()

@@ -113,7 +113,8 @@ class WasmtimeHost(Host):
         cmd = [str(TOOLS / "wasmtime"), "serve", "-S", "cli", "--addr", f"127.0.0.1:{port}"]
         for k, v in env.items():
             cmd += ["--env", f"{k}={v}"]
-        return cmd + [component()], dict(os.environ)
+        # With backtraces on, wasmtime's error texts grow large: none may reach a client.
+        return cmd + [component()], {**os.environ, "RUST_BACKTRACE": "1"}
 
 
 class JcoHost(Host):

@@ -21,6 +21,7 @@ const mf = new Miniflare({
   modulesRoot: build,
   modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
   compatibilityDate: "2025-09-01",
+  compatibilityFlags: ["enable_request_signal"],
   bindings: plain ? { ...vars, ...(GATEWAY_TOKEN && { GATEWAY_TOKEN }), ...(AEPIPE_TOKEN && { AEPIPE_TOKEN }) } : vars,
   secretsStoreSecrets: plain ? {} : {
     GatewayToken: { store_id: STORE, secret_name: "GatewayToken" },
