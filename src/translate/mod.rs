@@ -2,10 +2,13 @@
 //!
 //! - [`anthropic`]: Anthropic Messages ⇄ OpenAI chat (SPEC §7), for
 //!   `/v1/messages` routed to a non-Anthropic provider.
+//! - [`chat`]: the upstream side they share: an OpenAI chat SSE stream as
+//!   events, tool calls told apart.
 //! - [`sse`]: the incremental Server-Sent Events decoder every stream
 //!   translator (and the usage meter) reads with.
 
 pub mod anthropic;
+pub mod chat;
 pub mod sse;
 
 use serde_json::Value;
