@@ -17,6 +17,7 @@ use crate::errors::{Dialect, ProxyError};
 use crate::filter::BROKE_OFF;
 use crate::response::{Reply, error_reply};
 use crate::translate::anthropic::response as anthropic_response;
+use crate::translate::responses::{ResponsesContext, response as responses_response};
 
 /// Largest upstream error body kept for re-shaping; the rest is not read.
 const ERROR_BODY_CAP: usize = 64 * 1024;
@@ -25,13 +26,15 @@ const ERROR_BODY_CAP: usize = 64 * 1024;
 pub const COMPLETION_CAP: usize = 16 * 1024 * 1024;
 
 /// What the whole body becomes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Whole {
     /// An upstream error, re-shaped into the client's dialect.
     Error,
     /// An OpenAI completion, translated into an Anthropic message; `model` is
     /// the model as the client sent it.
     AnthropicMessage { model: String },
+    /// An OpenAI completion, translated into a Responses `response` object.
+    Response(Box<ResponsesContext>),
 }
 
 /// An upstream answer being read whole.
@@ -54,7 +57,7 @@ impl Buffered {
     fn cap(&self) -> usize {
         match self.whole {
             Whole::Error => ERROR_BODY_CAP,
-            Whole::AnthropicMessage { .. } => COMPLETION_CAP,
+            Whole::AnthropicMessage { .. } | Whole::Response(_) => COMPLETION_CAP,
         }
     }
 
@@ -76,24 +79,27 @@ impl Buffered {
                 let body = reshape_error(self.status, self.dialect, &self.body);
                 self.reply(self.status, body)
             }
-            Whole::AnthropicMessage { .. } if self.over_cap => error_reply(
+            Whole::AnthropicMessage { .. } | Whole::Response(_) if self.over_cap => error_reply(
                 &ProxyError::BadGateway(format!(
                     "the upstream completion is larger than {COMPLETION_CAP} bytes; ask for a streamed answer"
                 )),
                 self.dialect,
             ),
-            Whole::AnthropicMessage { model } => match anthropic_response::to_anthropic(&self.body, model) {
-                Ok(message) => {
-                    let body = message.to_string().into_bytes();
-                    self.reply(self.status, body)
-                }
-                Err(why) => error_reply(
-                    &ProxyError::BadGateway(format!(
-                        "the upstream completion could not be translated: {why}"
-                    )),
-                    self.dialect,
-                ),
-            },
+            Whole::AnthropicMessage { model } => {
+                self.translated(anthropic_response::to_anthropic(&self.body, model))
+            }
+            Whole::Response(context) => self.translated(responses_response::to_response(&self.body, context)),
+        }
+    }
+
+    /// A translated completion, or a 502 saying why it could not be.
+    fn translated(&self, result: Result<Value, String>) -> Reply {
+        match result {
+            Ok(value) => self.reply(self.status, value.to_string().into_bytes()),
+            Err(why) => error_reply(
+                &ProxyError::BadGateway(format!("the upstream completion could not be translated: {why}")),
+                self.dialect,
+            ),
         }
     }
 

@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 
 use crate::translate::anthropic::stream::AnthropicStream;
+use crate::translate::responses::stream::ResponsesStream;
 
 #[derive(Debug)]
 pub enum BodyFilter {
@@ -17,6 +18,8 @@ pub enum BodyFilter {
     Pass,
     /// An OpenAI SSE stream translated to Anthropic events as it arrives.
     AnthropicStream(Box<AnthropicStream>),
+    /// An OpenAI SSE stream translated to Responses API events as it arrives.
+    ResponsesStream(Box<ResponsesStream>),
 }
 
 /// What a client reads when the upstream broke off mid-stream (the runtime's
@@ -29,6 +32,7 @@ impl BodyFilter {
         match self {
             BodyFilter::Pass => Cow::Borrowed(chunk),
             BodyFilter::AnthropicStream(stream) => Cow::Owned(stream.push(chunk)),
+            BodyFilter::ResponsesStream(stream) => Cow::Owned(stream.push(chunk)),
         }
     }
 
@@ -37,6 +41,7 @@ impl BodyFilter {
         match self {
             BodyFilter::Pass => Vec::new(),
             BodyFilter::AnthropicStream(stream) => stream.finish(),
+            BodyFilter::ResponsesStream(stream) => stream.finish(),
         }
     }
 
@@ -44,6 +49,7 @@ impl BodyFilter {
     pub fn abort(self) -> Option<Vec<u8>> {
         match self {
             BodyFilter::AnthropicStream(stream) => Some(stream.abort(BROKE_OFF)),
+            BodyFilter::ResponsesStream(stream) => Some(stream.abort(BROKE_OFF)),
             BodyFilter::Pass => None,
         }
     }

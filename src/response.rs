@@ -10,12 +10,14 @@ use crate::filter::BodyFilter;
 use crate::headers::{apply_cors, filtered};
 use crate::routing::RouteInfo;
 use crate::translate::anthropic::stream::AnthropicStream;
+use crate::translate::responses::ResponsesContext;
+use crate::translate::responses::stream::ResponsesStream;
 
 /// A complete answer produced by the proxy itself.
 pub type Reply = Response<Vec<u8>>;
 
 /// How the upstream's answer is turned into the client's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Shape {
     /// Passthrough: status, headers and body as the upstream sent them.
     Relay,
@@ -25,6 +27,9 @@ pub enum Shape {
     /// Gateway, OpenAI-format upstream, Anthropic client: success bodies are
     /// translated (SPEC §7); `model` is the model as the client sent it.
     AnthropicFromOpenAi { model: String },
+    /// Gateway, OpenAI chat upstream, Responses API client: success bodies are
+    /// translated with what the request said.
+    ResponsesFromChat(Box<ResponsesContext>),
 }
 
 pub use crate::failure::{FailureKind, UpstreamFailure};
@@ -64,12 +69,15 @@ impl Exchange {
     /// Decides how the upstream's answer reaches the client.
     pub fn on_response(&self, status: StatusCode, upstream: &HeaderMap) -> Answer {
         let failed = status.is_client_error() || status.is_server_error();
+        let event_stream = crate::headers::is_event_stream(upstream);
         let whole = match &self.shape {
-            Shape::Gateway | Shape::AnthropicFromOpenAi { .. } if failed => Some(Whole::Error),
-            Shape::AnthropicFromOpenAi { model } if !crate::headers::is_event_stream(upstream) => {
+            Shape::Relay => None,
+            _ if failed => Some(Whole::Error),
+            Shape::AnthropicFromOpenAi { model } if !event_stream => {
                 Some(Whole::AnthropicMessage { model: model.clone() })
             }
-            _ => None,
+            Shape::ResponsesFromChat(context) if !event_stream => Some(Whole::Response(context.clone())),
+            Shape::Gateway | Shape::AnthropicFromOpenAi { .. } | Shape::ResponsesFromChat(_) => None,
         };
         if let Some(whole) = whole {
             let mut headers =
@@ -83,6 +91,10 @@ impl Exchange {
                 BodyFilter::AnthropicStream(Box::new(AnthropicStream::new(model))),
                 Some("text/event-stream"),
             ),
+            Shape::ResponsesFromChat(context) => {
+                let stream = ResponsesStream::new((**context).clone());
+                (BodyFilter::ResponsesStream(Box::new(stream)), Some("text/event-stream"))
+            }
             Shape::Relay | Shape::Gateway => (BodyFilter::Pass, None),
         };
         let pass = body.is_pass();

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use apex_ai_proxy::translate::anthropic::stream::AnthropicStream;
+use apex_ai_proxy::translate::responses::request::{ChatOptions, to_chat};
+use apex_ai_proxy::translate::responses::stream::ResponsesStream;
 use apex_ai_proxy::translate::sse::SseDecoder;
 use serde_json::{Value, json};
 
@@ -94,8 +96,15 @@ fn check_grammar(name: &str, events: &[Value]) {
     }
 }
 
-#[test]
-fn every_fixture_at_every_split() {
+/// Runs every fixture through a translator whole, split at every byte and byte
+/// by byte (the same output each time), checks the events' grammar, and
+/// compares them with `<fixture>.<extension>` (rewritten with UPDATE_FIXTURES=1).
+fn every_fixture(
+    translate: fn(&[&[u8]]) -> Vec<u8>,
+    parse: fn(&[u8]) -> Vec<Value>,
+    grammar: fn(&str, &[Value]),
+    extension: &str,
+) {
     let update = std::env::var_os("UPDATE_FIXTURES").is_some();
     for path in fixtures() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -107,9 +116,9 @@ fn every_fixture_at_every_split() {
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
         assert_eq!(translate(&bytes), whole, "{name} byte by byte");
 
-        let events = events(&whole);
-        check_grammar(&name, &events);
-        let expected_path = path.with_extension("expected.jsonl");
+        let events = parse(&whole);
+        grammar(&name, &events);
+        let expected_path = path.with_extension(extension);
         let lines: Vec<String> = events.iter().map(Value::to_string).collect();
         if update {
             std::fs::write(&expected_path, lines.join("\n") + "\n").unwrap();
@@ -118,6 +127,11 @@ fn every_fixture_at_every_split() {
         let expected: Vec<Value> = expected.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(events, expected, "{name}");
     }
+}
+
+#[test]
+fn every_fixture_at_every_split() {
+    every_fixture(translate, events, check_grammar, "expected.jsonl");
 }
 
 #[test]
@@ -135,4 +149,105 @@ fn sse_decoder_agrees_on_every_fixture_split() {
             assert_eq!(decode(&[&input[..at], &input[at..]]), whole);
         }
     }
+}
+
+/// The Responses translator's context for the fixtures: a request offering a
+/// custom tool and a namespaced function.
+fn responses_stream() -> ResponsesStream {
+    let request = json!({"input": "x", "tools": [
+        {"type": "custom", "name": "apply_patch", "description": "Edit files"},
+        {"type": "namespace", "name": "multi_agent_v1", "description": "Agents",
+         "tools": [{"type": "function", "name": "spawn_agent", "parameters": {"type": "object"}}]},
+        {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+    ]});
+    let options = ChatOptions { include_usage: true, reasoning_effort: false };
+    let (_, context) = to_chat(&request, "m", MODEL, options).unwrap();
+    ResponsesStream::new(context)
+}
+
+fn translate_responses(pieces: &[&[u8]]) -> Vec<u8> {
+    let mut stream = responses_stream();
+    let mut out = Vec::new();
+    for piece in pieces {
+        out.extend(stream.push(piece));
+    }
+    out.extend(stream.finish());
+    out
+}
+
+/// The Responses output as data values, checking each event's framing.
+fn responses_events(output: &[u8]) -> Vec<Value> {
+    let text = std::str::from_utf8(output).unwrap();
+    text.trim_end()
+        .split("\n\n")
+        .map(|block| {
+            let (event, data) = block.split_once('\n').unwrap();
+            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(data["type"], event.strip_prefix("event: ").unwrap(), "event name matches its type");
+            data
+        })
+        .collect()
+}
+
+/// The Responses stream grammar (see tests/fixtures/openai_sse/README.md).
+fn check_responses_grammar(name: &str, events: &[Value]) {
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds[..2], ["response.created", "response.in_progress"], "{name}");
+    for (n, e) in events.iter().enumerate() {
+        assert_eq!(e["sequence_number"], n as u64, "{name}: sequence numbers from 0, no gaps");
+    }
+    let last = *kinds.last().unwrap();
+    assert!(
+        matches!(last, "response.completed" | "response.incomplete" | "response.failed"),
+        "{name}: {last}"
+    );
+    let failed = last == "response.failed";
+    let mut added: Vec<Value> = Vec::new();
+    let mut text: Vec<String> = Vec::new();
+    let mut done: std::collections::BTreeMap<usize, Value> = Default::default();
+    for e in events {
+        let index = e["output_index"].as_u64().map(|i| i as usize);
+        match e["type"].as_str().unwrap() {
+            "response.output_item.added" => {
+                assert_eq!(index, Some(added.len()), "{name}: output indices increase from 0");
+                added.push(e["item"].clone());
+                text.push(String::new());
+            }
+            "response.output_item.done" => {
+                let i = index.unwrap();
+                assert!(done.insert(i, e["item"].clone()).is_none(), "{name}: done once");
+                assert_eq!(e["item"]["id"], added[i]["id"], "{name}: same item");
+                let item = &e["item"];
+                let whole = match item["type"].as_str().unwrap() {
+                    "message" => item["content"][0]["text"].clone(),
+                    "reasoning" => item["content"][0]["text"].clone(),
+                    "function_call" => item["arguments"].clone(),
+                    "custom_tool_call" => item["input"].clone(),
+                    other => panic!("{name}: item type {other}"),
+                };
+                assert_eq!(whole, text[i], "{name}: the deltas add up to the item");
+            }
+            kind if kind.ends_with(".delta") => {
+                let i = index.unwrap();
+                assert!(!done.contains_key(&i), "{name}: delta to an open item");
+                assert_eq!(e["item_id"], added[i]["id"], "{name}: delta names its item");
+                text[i].push_str(e["delta"].as_str().unwrap());
+            }
+            _ => {}
+        }
+    }
+    if !failed {
+        assert_eq!(done.len(), added.len(), "{name}: every added item is done");
+        let output: Vec<Value> = done.into_values().collect();
+        assert_eq!(
+            events.last().unwrap()["response"]["output"],
+            Value::Array(output),
+            "{name}: final output"
+        );
+    }
+}
+
+#[test]
+fn every_fixture_through_the_responses_translator() {
+    every_fixture(translate_responses, responses_events, check_responses_grammar, "responses.jsonl");
 }

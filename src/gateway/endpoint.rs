@@ -17,6 +17,8 @@ pub enum Endpoint {
     CountTokens,
     /// `GET …/models`, or `GET …/models/{id}` (the id percent-decoded).
     Models { id: Option<String> },
+    /// `POST …/responses` (the OpenAI Responses API).
+    Responses,
 }
 
 impl Endpoint {
@@ -32,6 +34,9 @@ impl Endpoint {
         if path.ends_with("/messages/count_tokens") {
             return Ok(Endpoint::CountTokens);
         }
+        if path.ends_with("/responses") {
+            return Ok(Endpoint::Responses);
+        }
         if path.ends_with("/models") {
             return Ok(Endpoint::Models { id: None });
         }
@@ -42,8 +47,8 @@ impl Endpoint {
         }
         let shown = if path.is_empty() { "/" } else { path };
         Err(ProxyError::NotFound(format!(
-            "no route for {shown}: gateway mode serves POST …/chat/completions, POST …/messages, \
-             POST …/messages/count_tokens and GET …/models; for other paths send \
+            "no route for {shown}: gateway mode serves POST …/chat/completions, POST …/responses, \
+             POST …/messages, POST …/messages/count_tokens and GET …/models; for other paths send \
              X-APEX-AI-PROXY-PROVIDER (passthrough)"
         )))
     }
@@ -52,7 +57,7 @@ impl Endpoint {
     pub fn method(&self) -> Method {
         match self {
             Endpoint::Models { .. } => Method::GET,
-            Endpoint::Chat | Endpoint::Messages | Endpoint::CountTokens => Method::POST,
+            Endpoint::Chat | Endpoint::Messages | Endpoint::CountTokens | Endpoint::Responses => Method::POST,
         }
     }
 
@@ -67,7 +72,7 @@ impl Endpoint {
         match self {
             Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
             Endpoint::Models { .. } if headers.contains_key("anthropic-version") => Dialect::Anthropic,
-            Endpoint::Models { .. } | Endpoint::Chat => Dialect::OpenAi,
+            Endpoint::Models { .. } | Endpoint::Chat | Endpoint::Responses => Dialect::OpenAi,
         }
     }
 
@@ -78,6 +83,7 @@ impl Endpoint {
             Endpoint::Messages => "messages",
             Endpoint::CountTokens => "count_tokens",
             Endpoint::Models { .. } => "models",
+            Endpoint::Responses => "responses",
         }
     }
 
@@ -102,6 +108,7 @@ mod tests {
         assert_eq!(ok("/v1/messages"), Endpoint::Messages);
         assert_eq!(ok("/v1/messages/count_tokens"), Endpoint::CountTokens);
         assert_eq!(ok("/v1/models"), Endpoint::Models { id: None });
+        assert_eq!(ok("/v1/responses"), Endpoint::Responses);
         assert_eq!(
             ok("/v1/models/openai%2Fgpt-5%23openrouter"),
             Endpoint::Models { id: Some("openai/gpt-5#openrouter".into()) }

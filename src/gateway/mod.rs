@@ -21,6 +21,7 @@ use crate::routing::{
     upstream_uri,
 };
 use crate::translate::anthropic::{count, request::RequestOptions, request::to_openai};
+use crate::translate::responses::request::{ChatOptions, to_chat};
 
 pub use auth::authorize;
 pub use endpoint::Endpoint;
@@ -119,6 +120,21 @@ impl Pending {
                 let bytes = chat_body(body, &route.body_model, model_ref.provider)?;
                 info.upstream_model.clone_from(&route.body_model);
                 (route.url, bytes, Shape::Gateway)
+            }
+            Endpoint::Responses if model_ref.provider == Provider::OpenAi => {
+                (format!("{base}/openai/responses"), body.with_model(&model_ref.model), Shape::Gateway)
+            }
+            Endpoint::Responses => {
+                let route = chat_route(cfg, &base, &model_ref)?;
+                let request = body.to_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
+                let options = ChatOptions {
+                    include_usage: model_ref.provider != Provider::Mistral,
+                    reasoning_effort: model_ref.provider.takes_reasoning_effort(),
+                };
+                let (translated, context) = to_chat(&request, &route.body_model, &client_model, options)?;
+                info.upstream_model.clone_from(&route.body_model);
+                let shape = Shape::ResponsesFromChat(Box::new(context));
+                (route.url, translated.to_string().into_bytes(), shape)
             }
             Endpoint::Models { .. } => {
                 return Err(ProxyError::MethodNotAllowed("the models list takes no body; use GET".into()));

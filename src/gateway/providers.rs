@@ -70,6 +70,22 @@ impl Provider {
         Provider::ALL.into_iter().find(|p| p.name() == name)
     }
 
+    /// `true` for providers whose OpenAI-compatible chat API takes
+    /// `reasoning_effort` (the Responses translator sends it only to these).
+    pub fn takes_reasoning_effort(self) -> bool {
+        matches!(
+            self,
+            Provider::OpenAi
+                | Provider::AzureOpenAi
+                | Provider::Grok
+                | Provider::Groq
+                | Provider::GoogleAiStudio
+                | Provider::OpenRouter
+                | Provider::Cerebras
+                | Provider::PerplexityAi
+        )
+    }
+
     /// `openai, anthropic, …` for error messages.
     pub fn list() -> String {
         Provider::ALL.map(Provider::name).join(", ")

@@ -218,3 +218,37 @@ fn a_target_that_is_not_a_path_is_refused() {
     assert_eq!(e.status(), 400);
     assert!(reply_json(&e)["error"]["message"].as_str().unwrap().contains("starting with /"));
 }
+
+#[test]
+fn responses_native_for_openai_translated_for_others() {
+    let c = cfg();
+    let h = post("/v1/responses", &[]);
+    let body = r#"{"model":"gpt-5.5#openai","input":"hi","store":true,"tools":[{"type":"web_search"}]}"#;
+    let f = run(&c, &h, body.as_bytes()).unwrap();
+    assert_eq!(f.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/openai/responses");
+    assert_eq!(
+        body_bytes(&f),
+        body.replace("gpt-5.5#openai", "gpt-5.5").as_bytes(),
+        "byte for byte but the model"
+    );
+    assert_eq!(f.exchange.shape, crate::response::Shape::Gateway);
+    assert_eq!(f.exchange.info.endpoint_type, "responses");
+
+    let body = r#"{"model":"grok-4#grok","input":"hi","reasoning":{"effort":"high"},"stream":true}"#;
+    let f = run(&c, &h, body.as_bytes()).unwrap();
+    assert_eq!(f.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/compat/chat/completions");
+    let sent: Value = serde_json::from_slice(body_bytes(&f)).unwrap();
+    assert_eq!(sent["model"], "grok/grok-4");
+    assert_eq!(sent["reasoning_effort"], "high");
+    assert!(matches!(f.exchange.shape, crate::response::Shape::ResponsesFromChat(_)));
+
+    let body = r#"{"model":"d#deepseek","input":"hi","reasoning":{"effort":"high"}}"#;
+    let sent: Value = serde_json::from_slice(body_bytes(&run(&c, &h, body.as_bytes()).unwrap())).unwrap();
+    assert!(sent.get("reasoning_effort").is_none(), "not for providers that reject it");
+
+    let e =
+        run(&c, &h, br#"{"model":"d#deepseek","input":"hi","previous_response_id":"resp_1"}"#).unwrap_err();
+    assert_eq!(e.status(), 400);
+    assert!(reply_json(&e)["error"]["message"].as_str().unwrap().starts_with("previous_response_id:"));
+    assert_eq!(status(&c, &head("GET", "/v1/responses", &[("authorization", "Bearer gw-secret")]), ""), 405);
+}

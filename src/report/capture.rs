@@ -112,7 +112,13 @@ impl UsageMeter {
 
 /// Updates `tokens` from one JSON body or event that may carry usage.
 fn apply(tokens: &mut Tokens, v: &Value) {
-    let usage = v.get("usage").or_else(|| v.pointer("/message/usage")).filter(|u| u.is_object());
+    // Chat and Messages bodies carry `usage`; Anthropic's `message_start`
+    // carries `message.usage`; Responses events carry `response.usage`.
+    let usage = v
+        .get("usage")
+        .or_else(|| v.pointer("/message/usage"))
+        .or_else(|| v.pointer("/response/usage"))
+        .filter(|u| u.is_object());
     let Some(usage) = usage else { return };
     let n = |key: &str| usage.get(key).and_then(Value::as_u64);
     // OpenAI: prompt/completion; Anthropic: input (+ cache) / output.

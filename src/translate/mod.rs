@@ -2,6 +2,8 @@
 //!
 //! - [`anthropic`]: Anthropic Messages ⇄ OpenAI chat (SPEC §7), for
 //!   `/v1/messages` routed to a non-Anthropic provider.
+//! - [`responses`]: the OpenAI Responses API ⇄ OpenAI chat, for
+//!   `/v1/responses` routed to a provider other than OpenAI.
 //! - [`chat`]: the upstream side they share: an OpenAI chat SSE stream as
 //!   events, tool calls told apart.
 //! - [`sse`]: the incremental Server-Sent Events decoder every stream
@@ -9,6 +11,7 @@
 
 pub mod anthropic;
 pub mod chat;
+pub mod responses;
 pub mod sse;
 
 use serde_json::Value;
@@ -37,6 +40,20 @@ impl Usage {
             completion_tokens: n("/completion_tokens").unwrap_or(0),
             reasoning_tokens: n("/completion_tokens_details/reasoning_tokens").unwrap_or(0),
         }
+    }
+}
+
+/// `<prefix>_<id>` from the upstream's completion id (so the same upstream
+/// answer always gets the same id), or a unique one when it sent none.
+pub fn id_from_upstream(prefix: &str, upstream_id: Option<&str>) -> String {
+    let id: String = upstream_id
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    match id.is_empty() {
+        true => format!("{prefix}_{}", crate::routing::unique_id()),
+        false => format!("{prefix}_{}", id.trim_start_matches("chatcmpl-")),
     }
 }
 

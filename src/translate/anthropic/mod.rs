@@ -35,18 +35,9 @@ pub fn usage_json(usage: Usage) -> Value {
     })
 }
 
-/// An Anthropic-style message id from the upstream's completion id (so the same
-/// upstream answer always gets the same id).
+/// An Anthropic-style `msg_…` id from the upstream's completion id.
 pub fn message_id(upstream_id: Option<&str>) -> String {
-    let id: String = upstream_id
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect();
-    match id.is_empty() {
-        true => format!("msg_{}", crate::routing::unique_id()),
-        false => format!("msg_{}", id.trim_start_matches("chatcmpl-")),
-    }
+    super::id_from_upstream("msg", upstream_id)
 }
 
 /// Parses tool-call arguments; text that is not a JSON object is kept as
