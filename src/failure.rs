@@ -65,10 +65,11 @@ impl UpstreamFailure {
         UpstreamFailure { kind, detail: detail.into() }
     }
 
-    /// The message a client reads. `host` is the upstream's authority; with
-    /// `neutral` every connection failure reads the same, so a passthrough
-    /// client cannot use the proxy to tell open ports from closed ones.
-    pub fn message(&self, host: &str, neutral: bool) -> String {
+    /// The message a client reads. `host` is the upstream's authority and
+    /// `origin` its `scheme://host:port`; with `neutral` every connection
+    /// failure reads the same, so a passthrough client cannot use the proxy to
+    /// tell open ports from closed ones.
+    pub fn message(&self, host: &str, origin: &str, neutral: bool) -> String {
         use FailureKind::*;
         match self.kind {
             ConnectTimeout => {
@@ -78,8 +79,8 @@ impl UpstreamFailure {
                 format!("upstream {host} did not answer in time (UPSTREAM_FIRST_BYTE_TIMEOUT_MS)")
             }
             Denied => format!(
-                "the runtime hosting the proxy does not allow connections to {host}; on Spin, add the \
-                 upstream's scheme://host:port to allowed_outbound_hosts in spin.toml"
+                "the runtime hosting the proxy does not allow connections to {host}; {}",
+                denied_hint(origin)
             ),
             Dns | Refused | Tls | Closed | Protocol | Other if neutral => format!(
                 "could not get a response from upstream {host}: the connection failed (DNS, refused, reset \
@@ -102,6 +103,20 @@ impl UpstreamFailure {
     }
 }
 
+/// What to add so the host runtime allows connections to `origin`.
+pub fn denied_hint(origin: &str) -> String {
+    format!("on Spin, add \"{origin}\" to allowed_outbound_hosts in spin.toml")
+}
+
+/// The `scheme://host:port` of a URI (the port made explicit, as Spin's
+/// `allowed_outbound_hosts` wants it).
+pub fn origin_of(uri: &http::Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("https");
+    let host = uri.host().unwrap_or_default();
+    let port = uri.port_u16().unwrap_or(if scheme == "http" { 80 } else { 443 });
+    format!("{scheme}://{host}:{port}")
+}
+
 impl fmt::Display for UpstreamFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.kind.as_str(), self.detail)
@@ -116,13 +131,20 @@ mod tests {
     fn neutral_messages_do_not_tell_kinds_apart() {
         let kinds = [FailureKind::Dns, FailureKind::Refused, FailureKind::Tls, FailureKind::Closed];
         let neutral: Vec<String> =
-            kinds.iter().map(|k| UpstreamFailure::new(*k, "x").message("h:1", true)).collect();
+            kinds.iter().map(|k| UpstreamFailure::new(*k, "x").message("h:1", "https://h:1", true)).collect();
         assert!(neutral.windows(2).all(|w| w[0] == w[1]), "{neutral:?}");
-        let plain: Vec<String> =
-            kinds.iter().map(|k| UpstreamFailure::new(*k, "x").message("h:1", false)).collect();
+        let plain: Vec<String> = kinds
+            .iter()
+            .map(|k| UpstreamFailure::new(*k, "x").message("h:1", "https://h:1", false))
+            .collect();
         assert!(plain.windows(2).all(|w| w[0] != w[1]));
         assert!(plain[2].contains("http://"), "the TLS failure points at plain HTTP");
-        let denied = UpstreamFailure::new(FailureKind::Denied, "").message("h", true);
-        assert!(denied.contains("allowed_outbound_hosts"));
+        let denied = UpstreamFailure::new(FailureKind::Denied, "").message("h", "http://h:80", true);
+        assert!(denied.ends_with("add \"http://h:80\" to allowed_outbound_hosts in spin.toml"), "{denied}");
+        assert_eq!(origin_of(&"http://127.0.0.1/v1".parse().unwrap()), "http://127.0.0.1:80");
+        assert_eq!(
+            origin_of(&"https://gw.example.com:8443/x".parse().unwrap()),
+            "https://gw.example.com:8443"
+        );
     }
 }

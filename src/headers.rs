@@ -35,6 +35,28 @@ pub fn filtered(headers: &HeaderMap, drop: impl Fn(&HeaderName) -> bool) -> Head
     out
 }
 
+/// `true` for request metadata a host runtime or the edge in front of it adds
+/// (not the client): Spin's `spin-*` (its full URL, query secrets included, and
+/// the client's address), Cloudflare's `cf-*` (`cf-connecting-ip`, `cf-ray`, …;
+/// the client's `cf-aig-*` gateway controls are not metadata), and the usual
+/// proxy headers that carry the client's address. Never forwarded upstream,
+/// never reported.
+pub fn is_host_metadata(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    n.starts_with("spin-")
+        || (n.starts_with("cf-") && !n.starts_with("cf-aig-"))
+        || matches!(
+            n,
+            "cdn-loop"
+                | "x-real-ip"
+                | "x-forwarded-for"
+                | "x-forwarded-proto"
+                | "x-forwarded-host"
+                | "true-client-ip"
+                | "forwarded"
+        )
+}
+
 /// The headers a client's own browser-side CORS check needs on every answer.
 pub const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-api-key, anthropic-version, \
 anthropic-beta, anthropic-dangerous-direct-browser-access, x-apex-ai-proxy-provider, \
@@ -116,6 +138,34 @@ mod tests {
         let h = map(&[("host", "x"), ("content-length", "3"), ("x-keep", "1")]);
         let out = filtered(&h, |n| n == header::HOST || n == header::CONTENT_LENGTH);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn host_metadata_is_told_apart_from_client_headers() {
+        for host in [
+            "spin-full-url",
+            "spin-client-addr",
+            "cf-connecting-ip",
+            "cf-ray",
+            "cf-ipcountry",
+            "cf-worker",
+            "cdn-loop",
+            "x-real-ip",
+            "x-forwarded-for",
+            "forwarded",
+        ] {
+            assert!(is_host_metadata(&HeaderName::from_static(host)), "{host}");
+        }
+        for client in [
+            "cf-aig-cache-ttl",
+            "cf-aig-authorization",
+            "authorization",
+            "x-spin",
+            "spinach",
+            "x-apex-ai-proxy-provider",
+        ] {
+            assert!(!is_host_metadata(&HeaderName::from_static(client)), "{client}");
+        }
     }
 
     #[test]

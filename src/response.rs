@@ -42,6 +42,8 @@ pub struct Exchange {
     pub info: RouteInfo,
     /// Connection failures all read the same (passthrough to public hosts).
     pub neutral_failures: bool,
+    /// The upstream's `scheme://host:port`.
+    pub origin: String,
 }
 
 /// What the host does with an upstream answer.
@@ -119,7 +121,7 @@ impl Exchange {
 
     /// The answer when no upstream response arrived.
     pub fn on_failure(&self, failure: &UpstreamFailure) -> Reply {
-        let message = failure.message(&self.info.upstream_host, self.neutral_failures);
+        let message = failure.message(&self.info.upstream_host, &self.origin, self.neutral_failures);
         let error = match failure.kind.is_timeout() {
             true => ProxyError::GatewayTimeout(message),
             false => ProxyError::BadGateway(message),
@@ -165,7 +167,13 @@ mod tests {
     use serde_json::{Value, json};
 
     fn exchange(dialect: Dialect, shape: Shape) -> Exchange {
-        Exchange { dialect, shape, info: RouteInfo::default(), neutral_failures: false }
+        Exchange {
+            dialect,
+            shape,
+            info: RouteInfo::default(),
+            neutral_failures: false,
+            origin: String::new(),
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use http::request::Parts;
 
 use crate::config::Config;
 use crate::errors::{Dialect, ProxyError};
+use crate::failure::origin_of;
 use crate::json_body::JsonBody;
 use crate::mapping::{MAPPING_HEADER, ModelMapping};
 use crate::response::{Exchange, Reply, Shape, with_route};
@@ -145,13 +146,14 @@ impl Pending {
         let mut headers = upstream_headers(cfg, &self.forwarded, native_anthropic);
         set_length(&mut headers, bytes.len() as u64);
         let dialect = if self.endpoint.is_anthropic() { Dialect::Anthropic } else { Dialect::OpenAi };
+        let origin = origin_of(&uri);
         Ok(Routed::Forward(Box::new(Forward {
             method: Method::POST,
             uri,
             headers,
             body: ForwardBody::Bytes(bytes),
             timeouts: cfg.upstream_timeouts,
-            exchange: Exchange { dialect, shape, info, neutral_failures: false },
+            exchange: Exchange { dialect, shape, info, neutral_failures: false, origin },
         })))
     }
 }

@@ -39,6 +39,7 @@ pub fn plan(cfg: &Config, head: &Parts, provider: &str, dialect: Dialect) -> Res
         .map_err(|refusal| ProxyError::Forbidden(refusal.message()))?;
     let url = target.url(head.uri.path(), head.uri.query());
     let uri = upstream_uri(&url, |m| ProxyError::BadRequest(format!("X-APEX-AI-PROXY-PROVIDER: {m}")))?;
+    let origin = crate::failure::origin_of(&uri);
     let mut headers = forward_headers(&head.headers);
     let length = declared_length(&head.headers);
     if let Some(len) = length {
@@ -62,6 +63,7 @@ pub fn plan(cfg: &Config, head: &Parts, provider: &str, dialect: Dialect) -> Res
             shape: Shape::Relay,
             info,
             neutral_failures: !cfg.passthrough_allow_private,
+            origin,
         },
     };
     let mapping =
@@ -102,13 +104,15 @@ impl Pending {
 }
 
 /// Every client header but the proxy's own, `cf-aig-authorization`, `host`,
-/// `content-length` (set again by the caller) and hop-by-hop headers.
+/// `content-length` (set again by the caller), hop-by-hop headers and the
+/// metadata the host runtime added.
 fn forward_headers(client: &HeaderMap) -> HeaderMap {
     crate::headers::filtered(client, |name: &HeaderName| {
         name.as_str().starts_with("x-apex-ai-proxy-")
             || name == "cf-aig-authorization"
             || name == header::HOST
             || name == header::CONTENT_LENGTH
+            || crate::headers::is_host_metadata(name)
     })
 }
 

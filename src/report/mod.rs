@@ -96,7 +96,8 @@ impl Recorder {
             path: head.uri.path().to_owned(),
             url: head.uri.path_and_query().map_or_else(|| head.uri.path().to_owned(), |p| p.to_string()),
             request_id: request_id.to_owned(),
-            request_headers: head.headers.clone(),
+            // What the client sent: the host runtime's own metadata left out.
+            request_headers: crate::headers::filtered(&head.headers, crate::headers::is_host_metadata),
             request: Capture::new(BODY_CAP),
             info,
             status: 0,

@@ -11,6 +11,7 @@ use wasi::http::types::FutureIncomingResponse;
 use super::io::{start_request, status_of, wait_response};
 use super::wait::{Deadline, write_all};
 use crate::config::Timeouts;
+use crate::failure::{FailureKind, UpstreamFailure, denied_hint, origin_of};
 use crate::report::AepipeCall;
 
 const REPORT_TIMEOUTS: Timeouts = Timeouts {
@@ -23,7 +24,9 @@ pub fn send_all(calls: Vec<AepipeCall>) {
     let deadline = Deadline::after(REPORT_TIMEOUTS.connect + REPORT_TIMEOUTS.first_byte);
     let started: Vec<_> = calls.into_iter().map(|call| (call.url.clone(), start(call, deadline))).collect();
     for (url, pending) in started {
-        let outcome = pending.and_then(|future| wait_response(future, deadline).map_err(|f| f.to_string()));
+        let outcome = pending.and_then(|(future, uri)| {
+            wait_response(future, deadline).map_err(|failure| log_failure(&failure, &uri))
+        });
         match outcome {
             Ok(response) if (200..300).contains(&response.status()) => {}
             Ok(response) => {
@@ -34,13 +37,21 @@ pub fn send_all(calls: Vec<AepipeCall>) {
     }
 }
 
-fn start(call: AepipeCall, deadline: Deadline) -> Result<FutureIncomingResponse, String> {
+/// A failure in words for the host log; a denied connection says what to allow.
+fn log_failure(failure: &UpstreamFailure, uri: &Uri) -> String {
+    match failure.kind {
+        FailureKind::Denied => format!("{failure} ({})", denied_hint(&origin_of(uri))),
+        _ => failure.to_string(),
+    }
+}
+
+fn start(call: AepipeCall, deadline: Deadline) -> Result<(FutureIncomingResponse, Uri), String> {
     let uri: Uri = call.url.parse().map_err(|e| format!("AEPIPE_BASE_URL gives an invalid URL: {e}"))?;
     let mut headers = call.headers;
     headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(call.body.len()));
-    let (future, body) =
-        start_request(&Method::POST, &uri, &headers, REPORT_TIMEOUTS).map_err(|f| f.to_string())?;
+    let (future, body) = start_request(&Method::POST, &uri, &headers, REPORT_TIMEOUTS)
+        .map_err(|failure| log_failure(&failure, &uri))?;
     write_all(&body.stream, &call.body, deadline, Some(&future)).map_err(|stop| stop.to_string())?;
     body.finish()?;
-    Ok(future)
+    Ok((future, uri))
 }

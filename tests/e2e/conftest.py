@@ -42,6 +42,10 @@ def profiles(upstream: FakeUpstream, aepipe: FakeUpstream, silent: Silent) -> di
         # The gateway is an https listener whose TLS handshake never ends.
         "slow_silent_gateway": {**gateway, "GATEWAY_BASE_URL": f"https://127.0.0.1:{silent.port}/v1",
                                 "UPSTREAM_CONNECT_TIMEOUT_MS": "1000", "UPSTREAM_FIRST_BYTE_TIMEOUT_MS": "1000"},
+        # On Spin, the project's spin.toml unchanged (no loopback entries): the
+        # fake gateway and aepipe on http://127.0.0.1 are denied by the runtime.
+        "spin_project_manifest": {**gateway, "APEX_SPIN_MANIFEST": "project", "PASSTHROUGH_ALLOW_PRIVATE": "true",
+                                  "AEPIPE_BASE_URL": aepipe.url, "AEPIPE_TOKEN": AEPIPE_TOKEN},
         # A gateway URL with credentials in it: refused at configuration.
         "userinfo": {**gateway, "GATEWAY_BASE_URL": f"http://admin:hunter2@127.0.0.1:{upstream.port}/v1"},
         # Reporting to the fake aepipe.
@@ -61,7 +65,7 @@ def profiles(upstream: FakeUpstream, aepipe: FakeUpstream, silent: Silent) -> di
 
 
 def pytest_addoption(parser):
-    parser.addoption("--hosts", default=os.environ.get("APEX_HOSTS", "wasmtime,jco,workerd"),
+    parser.addoption("--hosts", default=os.environ.get("APEX_HOSTS", "wasmtime,spin,jco,wasmtime36,workerd"),
                      help="comma list of hosts to test: " + ", ".join(HOSTS))
 
 
@@ -69,10 +73,37 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "smoke: also run on hosts that only take the smoke subset (jco)")
 
 
+def chosen_hosts(config) -> list[str]:
+    """The --hosts list, without Spin when its binary is absent (said once, loudly)."""
+    names = [h.strip() for h in config.getoption("hosts").split(",") if h.strip()]
+    return [n for n in names if HOSTS[n].available()]
+
+
+SKIPPED_HOST = {
+    "spin": "no .tools/bin/spin: scripts/setup.sh unpacks it from ../shared/tools/spin-x86_64-linux.xz, which is absent",
+    "wasmtime36": "no .tools/wasmtime36: run scripts/setup.sh test",
+}
+
+
+def skipped_hosts(config) -> list[str]:
+    names = [h.strip() for h in config.getoption("hosts").split(",") if h.strip()]
+    return [f"{n.upper()} HOST SKIPPED: {SKIPPED_HOST.get(n, 'not available')}"
+            for n in names if not HOSTS[n].available()]
+
+
+def pytest_report_header(config):
+    return skipped_hosts(config) or None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for line in skipped_hosts(config):
+        terminalreporter.write_sep("!", line)
+
+
 def pytest_generate_tests(metafunc):
     if "host" not in metafunc.fixturenames:
         return
-    names = [h.strip() for h in metafunc.config.getoption("hosts").split(",") if h.strip()]
+    names = chosen_hosts(metafunc.config)
     smoke = metafunc.definition.get_closest_marker("smoke") is not None
     chosen = [n for n in names if HOSTS[n].full_suite or smoke]
     metafunc.parametrize("host", chosen, scope="session")

