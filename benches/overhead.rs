@@ -1,10 +1,11 @@
 //! Proxy overhead on loopback, in one run: the same small non-streaming chat
 //! request (a) straight to a fast fake upstream and (b) through the proxy
 //! component on `wasmtime serve` (gateway mode, so routing, auth and the body
-//! rewrite all run), and (c) the same with aepipe reporting on (the fake upstream
-//! also plays aepipe). Prints requests/s, p50/p99 latency, the overhead, the
-//! reporting cost and the component size; with `--node`/`--worker-build`/
-//! `--miniflare`, (d) the Cloudflare Worker in workerd as well. Figures, not
+//! rewrite all run, and the access log goes to a file), (c) the same with
+//! `LOG_LEVEL=off`, and (d) with aepipe reporting on (the fake upstream also
+//! plays aepipe). Prints requests/s, p50/p99 latency, the overhead, the cost of
+//! the access log and of reporting, and the component size; with `--node`/`--worker-build`/
+//! `--miniflare`, (e) the Cloudflare Worker in workerd as well. Figures, not
 //! pass/fail.
 //!
 //! `scripts/bench.sh` builds and runs it; options: `--concurrency N`
@@ -58,9 +59,14 @@ fn options() -> Options {
             "--node" => o.node = Some(value),
             "--worker-build" => o.worker_build = Some(value),
             "--miniflare" => o.miniflare = Some(value),
-            _ => {
+            // cargo bench passes --bench to every bench binary.
+            "--bench" => {
                 i += 1;
                 continue;
+            }
+            other => {
+                eprintln!("overhead: unknown argument {other}; see scripts/bench.sh --help");
+                std::process::exit(2);
             }
         }
         i += 2;
@@ -244,26 +250,23 @@ fn read_response(reader: &mut impl BufRead) -> Option<u16> {
     Some(status)
 }
 
-fn start_proxy(o: &Options, upstream: u16, report: bool) -> (Child, u16) {
+/// `wasmtime serve` with the gateway pointed at the fake, plus `env`; stderr
+/// (the access log) to `log`, as a file the operator keeps.
+fn start_proxy(o: &Options, upstream: u16, env: &[String], log: &std::path::Path) -> (Child, u16) {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(&o.wasmtime)
-        .args(["serve", "-S", "cli", "--addr", &format!("127.0.0.1:{port}")])
+    let mut command = Command::new(&o.wasmtime);
+    command
+        .args(["serve", "-S", "cli", "--no-logging-prefix", "--addr", &format!("127.0.0.1:{port}")])
         .args(["--env", "ACCOUNT_ID=acc", "--env", "GATEWAY_ID=gw"])
         .args(["--env", &format!("GATEWAY_TOKEN={TOKEN}")])
-        .args(["--env", &format!("GATEWAY_BASE_URL=http://127.0.0.1:{upstream}/v1")])
-        .args(if report {
-            vec![
-                "--env".to_owned(),
-                format!("AEPIPE_BASE_URL=http://127.0.0.1:{upstream}"),
-                "--env".to_owned(),
-                "AEPIPE_TOKEN=bench".to_owned(),
-            ]
-        } else {
-            Vec::new()
-        })
+        .args(["--env", &format!("GATEWAY_BASE_URL=http://127.0.0.1:{upstream}/v1")]);
+    for pair in env {
+        command.args(["--env", pair]);
+    }
+    let mut child = command
         .arg(&o.component)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("create the log file"))
         .spawn()
         .expect("start wasmtime serve (run scripts/setup.sh)");
     for _ in 0..300 {
@@ -318,12 +321,19 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 fn main() {
     let o = options();
     let upstream = fake_upstream();
-    let (mut proxy, proxy_port) = start_proxy(&o, upstream, false);
-    let (mut reporting, reporting_port) = start_proxy(&o, upstream, true);
+    let logs = std::env::temp_dir().join(format!("apex-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let reporting_env =
+        [format!("AEPIPE_BASE_URL=http://127.0.0.1:{upstream}"), "AEPIPE_TOKEN=bench".to_owned()];
+    let (mut proxy, proxy_port) = start_proxy(&o, upstream, &[], &logs.join("proxy.log"));
+    let (mut quiet, quiet_port) =
+        start_proxy(&o, upstream, &["LOG_LEVEL=off".to_owned()], &logs.join("quiet.log"));
+    let (mut reporting, reporting_port) = start_proxy(&o, upstream, &reporting_env, &logs.join("report.log"));
     let mut worker = start_worker(&o, upstream);
     let mut targets = vec![
         Target { label: "direct", port: upstream, path: "/v1/acc/gw/compat/chat/completions".into() },
         Target { label: "proxy (wasmtime serve)", port: proxy_port, path: "/v1/chat/completions".into() },
+        Target { label: "proxy, LOG_LEVEL=off", port: quiet_port, path: "/v1/chat/completions".into() },
         Target { label: "proxy + aepipe reports", port: reporting_port, path: "/v1/chat/completions".into() },
     ];
     if let Some((_, port)) = &worker {
@@ -343,7 +353,7 @@ fn main() {
         println!("{:<24} {:>10.0} {:>9.3} {:>9.3} {:>8}", target.label, rps, p50, p99, r.errors);
         rows.push((rps, p50, p99));
     }
-    let (direct, proxied, reported) = (rows[0], rows[1], rows[2]);
+    let (direct, proxied, quiet_row, reported) = (rows[0], rows[1], rows[2], rows[3]);
     println!(
         "overhead: p50 +{:.3} ms ({:.2}x), p99 +{:.3} ms ({:.2}x), throughput {:.2}x of direct",
         proxied.1 - direct.1,
@@ -358,9 +368,16 @@ fn main() {
         reported.2 - proxied.2,
         reported.0 / proxied.0
     );
+    let lines = std::fs::read_to_string(logs.join("proxy.log")).map(|t| t.lines().count()).unwrap_or(0);
+    println!(
+        "access log ({lines} lines written to a file): p50 {:+.3} ms, p99 {:+.3} ms, throughput {:.2}x of LOG_LEVEL=off",
+        proxied.1 - quiet_row.1,
+        proxied.2 - quiet_row.2,
+        proxied.0 / quiet_row.0
+    );
     let size = std::fs::metadata(&o.component).map(|m| m.len()).unwrap_or(0);
     println!("component: {} ({size} bytes)", o.component);
-    let mut children = vec![&mut proxy, &mut reporting];
+    let mut children = vec![&mut proxy, &mut quiet, &mut reporting];
     if let Some((child, _)) = &mut worker {
         children.push(child);
     }
@@ -368,4 +385,5 @@ fn main() {
         let _ = child.kill();
         let _ = child.wait();
     }
+    let _ = std::fs::remove_dir_all(&logs);
 }

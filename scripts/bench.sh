@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Proxy overhead on loopback, one run: direct vs through wasmtime serve (with and
 # without aepipe reporting) vs the Cloudflare Worker in workerd; prints figures
-# and the artefact sizes. Extra arguments go to the bench: --concurrency N --seconds S
+# and the artefact sizes. Usage: scripts/bench.sh [--concurrency N] [--seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
+help_requested "$@"
 scripts/setup.sh worker
 component=$(scripts/build.sh)
 worker=$(scripts/build-worker.sh)

@@ -3,8 +3,12 @@
 # (native), then the end-to-end suite against the built component on
 # wasmtime serve (full) and jco serve (smoke subset), and against the Cloudflare
 # Worker build in workerd (full).
+# Usage: scripts/test.sh [PYTEST-ARGS...]   e.g. -k report, --hosts wasmtime
+# Environment: APEX_TEST_WORKERS (pytest-xdist workers, default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
+help_requested "$@"
 scripts/setup.sh test
 echo "== cargo fmt / clippy"
 cargo fmt --all -- --check

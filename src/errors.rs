@@ -45,7 +45,10 @@ pub enum ProxyError {
     MethodNotAllowed(String),
     /// The request body is over `MAX_BODY_BYTES`.
     PayloadTooLarge { limit: usize },
-    /// The deployment lacks a setting this request needs.
+    /// The deployment lacks a setting this request needs. Answered `421
+    /// Misdirected Request`: this deployment cannot serve the request, and no
+    /// SDK retries a 4xx other than 408, 409 and 429 (a 500 made them retry a
+    /// configuration error for over a second).
     NotConfigured(String),
     /// A feature this build does not provide yet.
     NotImplemented(String),
@@ -67,7 +70,7 @@ impl ProxyError {
             ProxyError::NotFound(_) => StatusCode::NOT_FOUND,
             ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::NotConfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::NotConfigured(_) => StatusCode::MISDIRECTED_REQUEST,
             ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProxyError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ProxyError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -114,7 +117,7 @@ impl ProxyError {
         let kind = self.error_type(dialect);
         match dialect {
             Dialect::OpenAi => json!({
-                "error": { "message": message, "type": kind, "code": self.status().as_u16() }
+                "error": { "message": message, "type": kind, "param": null, "code": openai_code(self.status()) }
             }),
             Dialect::Anthropic => json!({
                 "type": "error",
@@ -138,6 +141,18 @@ impl ProxyError {
     }
 }
 
+/// OpenAI's own string `code` for a status, where it has one (`null`
+/// otherwise, as OpenAI answers most errors).
+pub fn openai_code(status: StatusCode) -> Option<&'static str> {
+    match status.as_u16() {
+        401 => Some("invalid_api_key"),
+        413 => Some("request_too_large"),
+        421 => Some("proxy_not_configured"),
+        429 => Some("rate_limit_exceeded"),
+        _ => None,
+    }
+}
+
 /// The conventional error `type` for a status: Anthropic's names (documented in its
 /// API errors page) and OpenAI's (`invalid_request_error` and friends).
 pub fn error_type_for(status: StatusCode, dialect: Dialect) -> &'static str {
@@ -149,6 +164,7 @@ pub fn error_type_for(status: StatusCode, dialect: Dialect) -> &'static str {
         (_, 429) => "rate_limit_error",
         (Dialect::Anthropic, 529) => "overloaded_error",
         (Dialect::OpenAi, 504) => "timeout_error",
+        (_, 421) => "api_error",
         (_, 400..=499) => "invalid_request_error",
         _ => "api_error",
     }
@@ -180,7 +196,8 @@ mod tests {
         let e = ProxyError::Unauthorized("bad token".into());
         assert_eq!(
             e.body(Dialect::OpenAi),
-            json!({"error": {"message": "bad token", "type": "authentication_error", "code": 401}})
+            json!({"error": {"message": "bad token", "type": "authentication_error", "param": null,
+                   "code": "invalid_api_key"}})
         );
     }
 
@@ -202,7 +219,7 @@ mod tests {
             (ProxyError::NotFound(String::new()), 404),
             (ProxyError::MethodNotAllowed(String::new()), 405),
             (ProxyError::PayloadTooLarge { limit: 1 }, 413),
-            (ProxyError::NotConfigured(String::new()), 500),
+            (ProxyError::NotConfigured(String::new()), 421),
             (ProxyError::NotImplemented(String::new()), 501),
             (ProxyError::BadGateway(String::new()), 502),
             (ProxyError::GatewayTimeout(String::new()), 504),

@@ -36,6 +36,21 @@ impl FailureKind {
         matches!(self, FailureKind::ConnectTimeout | FailureKind::ResponseTimeout)
     }
 
+    /// What happened, in a few plain words (the same on every host).
+    pub fn words(self) -> &'static str {
+        match self {
+            FailureKind::Dns => "the name did not resolve",
+            FailureKind::Refused => "the connection was refused",
+            FailureKind::Tls => "the TLS handshake failed",
+            FailureKind::Closed => "the connection closed",
+            FailureKind::Protocol => "the answer was not valid HTTP",
+            FailureKind::Denied => "the runtime denied the connection",
+            FailureKind::ConnectTimeout => "no connection in time",
+            FailureKind::ResponseTimeout => "no answer in time",
+            FailureKind::Other => "the connection failed",
+        }
+    }
+
     /// A short name for logs and reports.
     pub fn as_str(self) -> &'static str {
         match self {

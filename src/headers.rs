@@ -76,6 +76,22 @@ pub fn apply_cors(headers: &mut HeaderMap) {
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("*"));
 }
 
+/// Which behaviour served a response (`gateway` or `passthrough`).
+pub const MODE_HEADER: &str = "x-apex-ai-proxy-mode";
+/// The upstream a response came from (or was meant to), as `host[:port]`.
+pub const UPSTREAM_HEADER: &str = "x-apex-ai-proxy-upstream";
+
+/// Marks a response with the mode that served it and its upstream (when one
+/// was chosen), so a user can see which way a request went.
+pub fn stamp(headers: &mut HeaderMap, mode: crate::routing::Mode, upstream_host: &str) {
+    headers.insert(HeaderName::from_static(MODE_HEADER), HeaderValue::from_static(mode.as_str()));
+    if let Ok(host) = HeaderValue::from_str(upstream_host)
+        && !upstream_host.is_empty()
+    {
+        headers.insert(HeaderName::from_static(UPSTREAM_HEADER), host);
+    }
+}
+
 /// A `HeaderMap` from a host's name/value pairs; pairs `http` rejects are skipped.
 pub fn from_pairs<N: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (N, V)>) -> HeaderMap {
     let mut map = HeaderMap::new();

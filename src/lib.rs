@@ -13,6 +13,7 @@ pub mod errors;
 pub mod failure;
 pub mod filter;
 pub mod gateway;
+pub mod header_typos;
 pub mod headers;
 pub mod json_body;
 pub mod mapping;

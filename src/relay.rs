@@ -4,8 +4,9 @@
 //!
 //! Protocol: [`Relay::chunk`] for each upstream chunk, in order, sending what it
 //! returns at once, and stopping when [`Relay::is_broken`]; then [`Relay::end`]
-//! when the upstream body is complete, or [`Relay::fail`] when it broke off (or
-//! the relay broke). Both give back the [`Recorder`] for the report.
+//! when the upstream body is complete, [`Relay::fail`] when it broke off (or
+//! the relay broke), or [`Relay::client_gone`] when the client went away. Each
+//! gives back the [`Recorder`], which says which side failed and why.
 //!
 //! A body forwarded with the upstream's `content-length` is verified: its last
 //! byte is held back until the upstream's body has ended at exactly that
@@ -13,7 +14,7 @@
 //! never takes a wrong body for a complete one.
 
 use crate::filter::BodyFilter;
-use crate::report::Recorder;
+use crate::report::{Recorder, Side};
 use crate::response::ResponseStart;
 
 /// What to do after the last chunk.
@@ -79,7 +80,11 @@ impl Relay {
         let Relay { filter, mut record, length } = self;
         let bytes = match length {
             Some(check) if check.seen != check.declared => {
-                record.upstream_failed();
+                let why = format!(
+                    "the upstream body ended after {} of its {} declared bytes",
+                    check.seen, check.declared
+                );
+                record.failed(Side::Upstream, &why);
                 return (Ending::Truncate, record);
             }
             Some(check) => check.held,
@@ -89,17 +94,18 @@ impl Relay {
         (Ending::Finish(bytes), record)
     }
 
-    /// The client went away: nothing more can be sent. The record says so.
-    pub fn client_gone(self) -> Recorder {
+    /// The client went away (`why`, in words): nothing more can be sent. The
+    /// record says so; it is not an upstream fault.
+    pub fn client_gone(self, why: &str) -> Recorder {
         let mut record = self.record;
-        record.client_gone();
+        record.failed(Side::Client, why);
         record
     }
 
-    /// The upstream body broke off, or the relay broke.
-    pub fn fail(self) -> (Ending, Recorder) {
+    /// The upstream body broke off, or the relay broke (`why`, in words).
+    pub fn fail(self, why: &str) -> (Ending, Recorder) {
         let Relay { filter, mut record, .. } = self;
-        record.upstream_failed();
+        record.failed(Side::Upstream, why);
         match filter.abort() {
             Some(bytes) => {
                 record.response_chunk(&bytes);
@@ -134,9 +140,9 @@ mod tests {
 
     #[test]
     fn failure_truncates_a_plain_body_and_ends_a_translated_stream() {
-        assert_eq!(relay(BodyFilter::Pass, None).fail().0, Ending::Truncate);
+        assert_eq!(relay(BodyFilter::Pass, None).fail("x").0, Ending::Truncate);
         let translated = relay(BodyFilter::AnthropicStream(Box::new(AnthropicStream::new("m"))), None);
-        match translated.fail().0 {
+        match translated.fail("x").0 {
             Ending::Finish(bytes) => assert!(bytes.starts_with(b"event: error\n")),
             Ending::Truncate => panic!("a translated stream ends with an error event"),
         }
@@ -153,7 +159,7 @@ mod tests {
         assert_eq!(longer.chunk(&[b'x'; 9]), vec![b'x'; 9]);
         assert!(longer.chunk(&[b'y'; 163]).is_empty(), "nothing past the declared length");
         assert!(longer.is_broken());
-        assert_eq!(longer.fail().0, Ending::Truncate);
+        assert_eq!(longer.fail("x").0, Ending::Truncate);
 
         let mut also_longer = relay(BodyFilter::Pass, Some(3));
         assert_eq!(also_longer.chunk(b"abc"), b"ab");

@@ -86,6 +86,7 @@ impl Exchange {
                 filtered(upstream, |name| name == header::CONTENT_LENGTH || name == header::CONTENT_ENCODING);
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             apply_cors(&mut headers);
+            self.stamp(&mut headers);
             return Answer::Buffer(Buffered::new(status, headers, self.dialect, whole));
         }
         let (body, content_type) = match &self.shape {
@@ -107,6 +108,7 @@ impl Exchange {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         apply_cors(&mut headers);
+        self.stamp(&mut headers);
         // 204 and 304 carry no body whatever their content-length says.
         let bodiless = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
         let length = match pass && !bodiless {
@@ -126,12 +128,25 @@ impl Exchange {
             true => ProxyError::GatewayTimeout(message),
             false => ProxyError::BadGateway(message),
         };
-        error_reply(&error, self.dialect)
+        self.error(&error)
+    }
+
+    /// Marks a response head with this exchange's mode and upstream.
+    fn stamp(&self, headers: &mut HeaderMap) {
+        crate::headers::stamp(headers, self.info.mode, &self.info.upstream_host);
+    }
+
+    /// `failure` in words for the operator's log: precise even where the
+    /// client's message is neutral.
+    pub fn describe(&self, failure: &UpstreamFailure) -> String {
+        failure.message(&self.info.upstream_host, &self.origin, false)
     }
 
     /// A proxy error answered in this exchange's dialect.
     pub fn error(&self, error: &ProxyError) -> Reply {
-        error_reply(error, self.dialect)
+        let mut reply = error_reply(error, self.dialect);
+        self.stamp(reply.headers_mut());
+        reply
     }
 }
 

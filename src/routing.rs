@@ -123,7 +123,11 @@ impl NeedBody {
 
     /// The 413 answer for a body over [`NeedBody::limit`].
     pub fn too_large(&self) -> Reply {
-        error_reply(&ProxyError::PayloadTooLarge { limit: self.limit }, self.dialect)
+        let mode = match self.pending {
+            Pending::Gateway(_) => Mode::Gateway,
+            Pending::Passthrough(_) => Mode::Passthrough,
+        };
+        stamped(error_reply(&ProxyError::PayloadTooLarge { limit: self.limit }, self.dialect), mode)
     }
 
     /// Finishes planning with the whole body: a request to send, or the answer
@@ -134,8 +138,8 @@ impl NeedBody {
         match self.pending {
             Pending::Gateway(p) => match p.with_body(cfg, body) {
                 Ok(gateway::Routed::Forward(forward)) => Ok(*forward),
-                Ok(gateway::Routed::Answer(reply)) => Err(reply),
-                Err(e) => Err(error_reply(&e, self.dialect)),
+                Ok(gateway::Routed::Answer(reply)) => Err(stamped(reply, Mode::Gateway)),
+                Err(e) => Err(stamped(error_reply(&e, self.dialect), Mode::Gateway)),
             },
             Pending::Passthrough(p) => Ok(p.with_body(body)),
         }
@@ -157,6 +161,9 @@ pub fn plan(cfg: &Config, head: &Parts) -> Step {
         let error = ProxyError::BadRequest("the request target must be a path starting with /".into());
         return Step::Respond(error_reply(&error, dialect));
     }
+    if let Err(error) = crate::header_typos::check(&head.headers) {
+        return Step::Respond(error_reply(&error, dialect));
+    }
     let provider = match head.headers.get(PROVIDER_HEADER).map(|v| v.to_str()) {
         None => None,
         Some(Ok(text)) => Some(text.trim()),
@@ -174,11 +181,20 @@ pub fn plan(cfg: &Config, head: &Parts) -> Step {
             dialect,
         ));
     }
-    let step = match provider.filter(|p| !p.is_empty()) {
-        Some(provider) => passthrough::plan(cfg, head, provider, dialect),
-        None => gateway::plan(cfg, head),
+    let (mode, step) = match provider.filter(|p| !p.is_empty()) {
+        Some(provider) => (Mode::Passthrough, passthrough::plan(cfg, head, provider, dialect)),
+        None => (Mode::Gateway, gateway::plan(cfg, head)),
     };
-    step.unwrap_or_else(|e| Step::Respond(error_reply(&e, dialect)))
+    match step.unwrap_or_else(|e| Step::Respond(error_reply(&e, dialect))) {
+        Step::Respond(reply) => Step::Respond(stamped(reply, mode)),
+        step => step,
+    }
+}
+
+/// `reply`, marked with the mode that answered it.
+fn stamped(mut reply: Reply, mode: Mode) -> Reply {
+    crate::headers::stamp(reply.headers_mut(), mode, "");
+    reply
 }
 
 /// The client's dialect: the path decides; for paths that do not,

@@ -7,17 +7,16 @@ use std::time::Duration;
 use apex_ai_proxy::buffered::Buffered;
 use apex_ai_proxy::filter::BROKE_OFF;
 use apex_ai_proxy::relay::{Ending, Relay};
-use apex_ai_proxy::report::{AepipeCall, Recorder};
+use apex_ai_proxy::report::{AepipeCall, Recorder, Side};
 use apex_ai_proxy::response::{Answer, Exchange, Reply};
 use apex_ai_proxy::{Config, ProxyError};
 use futures_channel::oneshot;
 use futures_util::future::{Either, join_all, select};
 use futures_util::stream::{self, StreamExt};
 use http::StatusCode;
-use worker::{
-    AbortController, ByteStream, Context, Date, Delay, Fetch, FixedLengthStream, Response, ResponseBody,
-};
+use worker::{ByteStream, Context, Date, Delay, Fetch, FixedLengthStream, Response, ResponseBody};
 
+use crate::cancel::Cancel;
 use crate::convert;
 
 /// How long one aepipe call may take.
@@ -32,7 +31,8 @@ pub enum Relayed {
 }
 
 /// Turns the upstream's answer into the client's: streamed, or read whole.
-/// `abort` cancels the upstream fetch when the client goes away.
+/// `cancel` stops the upstream fetch, and tells a client's hang-up from an
+/// upstream failure.
 #[allow(clippy::too_many_arguments)] // the flow's state, passed once
 pub async fn respond(
     exchange: &Exchange,
@@ -42,14 +42,13 @@ pub async fn respond(
     ctx: &Context,
     started: u64,
     idle: Duration,
-    abort: AbortController,
+    cancel: Cancel,
 ) -> worker::Result<Relayed> {
     let status = StatusCode::from_u16(upstream.status_code()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut body = upstream.stream()?;
     let start = match exchange.on_response(status, &convert::header_map(upstream.headers())) {
         Answer::Buffer(buffered) => {
-            let reply =
-                read_whole(buffered, &mut body, idle, &mut record, &exchange.info.upstream_host).await;
+            let reply = read_whole(buffered, &mut body, idle, &mut record, &cancel).await;
             return Ok(Relayed::Whole(reply, record));
         }
         Answer::Stream(start) => start,
@@ -58,9 +57,10 @@ pub async fn respond(
     // them gets a 502, not a head and a cut body.
     let first = match next_chunk(&mut body, idle).await {
         Some(Err(why)) => {
-            worker::console_error!("apex-ai-proxy: upstream {} body: {why}", exchange.info.upstream_host);
-            record.upstream_failed();
-            abort.abort();
+            let (side, why) =
+                cancel.blame(format!("the upstream body broke off before its first byte: {why}"));
+            record.failed(side, &why);
+            cancel.stop();
             let reply = exchange.error(&ProxyError::BadGateway(BROKE_OFF.into()));
             return Ok(Relayed::Whole(reply, record));
         }
@@ -68,30 +68,26 @@ pub async fn respond(
         None => None,
     };
     let elapsed = move || (Date::now().as_millis() - started) as f64;
-    record.response_head(start.status, &start.headers, elapsed());
+    let mut start = start;
+    record.response_head(start.status, &mut start.headers, elapsed());
     let (status, headers, length) = (start.status, start.headers.clone(), start.length);
-    let reporting = record.is_on();
     let mut relay = Relay::new(start, record);
     let first = first.map(|chunk| relay.chunk(&chunk));
     if relay.is_broken() {
         // Already longer than its content-length: answer, not a head and a cut.
-        worker::console_error!(
-            "apex-ai-proxy: upstream {} sent more than its content-length",
-            exchange.info.upstream_host
-        );
-        abort.abort();
-        let (_, record) = relay.fail();
+        cancel.stop();
+        let (_, record) = relay.fail("the upstream sent more than its content-length");
         return Ok(Relayed::Whole(exchange.error(&ProxyError::BadGateway(BROKE_OFF.into())), record));
     }
+    // The log line and the reports wait for the body's end (or the client's
+    // hang-up), past the response.
     let (done, finished) = oneshot::channel();
-    if reporting {
-        ctx.wait_until(async move {
-            if let Ok(record) = finished.await {
-                report(record, cfg, elapsed()).await;
-            }
-        });
-    }
-    let pump = Pump { upstream: body, first, relay: Some(relay), done: Some(done), idle, abort: Some(abort) };
+    ctx.wait_until(async move {
+        if let Ok(record) = finished.await {
+            report(record, cfg, elapsed()).await;
+        }
+    });
+    let pump = Pump { upstream: body, first, relay: Some(relay), done: Some(done), idle, cancel };
     let body = stream::unfold(pump, |mut pump| async move {
         let bytes = pump.next().await?;
         Some((bytes, pump))
@@ -112,7 +108,8 @@ pub async fn respond(
 async fn next_chunk(upstream: &mut ByteStream, idle: Duration) -> Option<Result<Vec<u8>, String>> {
     match select(upstream.next(), Box::pin(Delay::from(idle))).await {
         Either::Left((Some(Ok(chunk)), _)) => Some(Ok(chunk)),
-        Either::Left((Some(Err(e)), _)) => Some(Err(e.to_string())),
+        // In the core's words, the same as on the WASI host.
+        Either::Left((Some(Err(e)), _)) => Some(Err(convert::failure_of(&e).kind.words().to_owned())),
         Either::Left((None, _)) => None,
         Either::Right(_) => Some(Err(format!("silent for more than {} ms", idle.as_millis()))),
     }
@@ -124,15 +121,15 @@ async fn read_whole(
     upstream: &mut ByteStream,
     idle: Duration,
     record: &mut Recorder,
-    host: &str,
+    cancel: &Cancel,
 ) -> Reply {
     loop {
         match next_chunk(upstream, idle).await {
             Some(Ok(chunk)) if buffered.push(&chunk) => {}
             Some(Ok(_)) | None => return buffered.finish(),
             Some(Err(why)) => {
-                worker::console_error!("apex-ai-proxy: upstream {host} body: {why}");
-                record.upstream_failed();
+                let (side, why) = cancel.blame(format!("the upstream body broke off: {why}"));
+                record.failed(side, &why);
                 return buffered.fail();
             }
         }
@@ -148,7 +145,7 @@ struct Pump {
     relay: Option<Relay>,
     done: Option<oneshot::Sender<Recorder>>,
     idle: Duration,
-    abort: Option<AbortController>,
+    cancel: Cancel,
 }
 
 impl Pump {
@@ -165,15 +162,17 @@ impl Pump {
                 if !relay.is_broken() {
                     return Some(Ok(bytes));
                 }
-                worker::console_error!("apex-ai-proxy: the upstream sent more than its content-length");
-                self.stop_upstream();
-                self.relay.take()?.fail()
+                self.cancel.stop();
+                self.relay.take()?.fail("the upstream sent more than its content-length")
             }
             None => self.relay.take()?.end(),
             Some(Err(why)) => {
-                worker::console_error!("apex-ai-proxy: upstream body: {why}");
-                self.stop_upstream();
-                self.relay.take()?.fail()
+                self.cancel.stop();
+                let relay = self.relay.take()?;
+                match self.cancel.blame(format!("the upstream body broke off: {why}")) {
+                    (Side::Client, why) => (Ending::Truncate, relay.client_gone(&why)),
+                    (Side::Upstream, why) => relay.fail(&why),
+                }
             }
         };
         if let Some(done) = self.done.take() {
@@ -186,30 +185,37 @@ impl Pump {
     }
 }
 
-impl Pump {
-    /// Cancels the upstream fetch.
-    fn stop_upstream(&mut self) {
-        if let Some(abort) = self.abort.take() {
-            abort.abort();
-        }
-    }
-}
-
 impl Drop for Pump {
     fn drop(&mut self) {
         if let Some(relay) = self.relay.take() {
-            self.stop_upstream(); // the client is gone: so is the upstream fetch
+            self.cancel.stop(); // the client is gone: so is the upstream fetch
             if let Some(done) = self.done.take() {
-                let _ = done.send(relay.client_gone());
+                let _ = done.send(relay.client_gone("the client went away mid-response"));
             }
         }
     }
 }
 
-/// Builds and sends the reports: both calls at once, each bounded.
+/// Writes the log line, then sends the reports: both calls at once, each bounded.
 pub async fn report(record: Recorder, cfg: Config, duration_ms: f64) {
-    let calls = record.finish(&cfg, duration_ms);
-    join_all(calls.into_iter().map(send)).await;
+    let finished = record.finish(&cfg, duration_ms, Date::now().as_millis());
+    log(finished.log);
+    join_all(finished.calls.into_iter().map(send)).await;
+}
+
+/// The access-log line, to the Worker's log (Workers Logs keep it).
+pub fn log(line: Option<String>) {
+    if let Some(line) = line {
+        worker::console_log!("{line}");
+    }
+}
+
+/// The runtime's own words, at `LOG_LEVEL=debug` (the access line says what
+/// failed in the proxy's words).
+pub fn runtime_note(cfg: &Config, what: &str, detail: &dyn std::fmt::Display) {
+    if cfg.log.level == apex_ai_proxy::config::LogLevel::Debug {
+        worker::console_error!("apex-ai-proxy: {what}: {detail}");
+    }
 }
 
 async fn send(call: AepipeCall) {

@@ -118,3 +118,21 @@ pub fn failure_of(error: &worker::Error) -> UpstreamFailure {
     };
     UpstreamFailure::new(kind, text)
 }
+
+/// [`failure_of`] for a fetch to `uri`. workerd answers a failed TLS handshake
+/// only with "internal error; reference = …", as it does a failed DNS lookup;
+/// to an IP address (no lookup) over https it can only be the handshake, which
+/// is what the WASI host reports for the same request.
+pub fn fetch_failure_of(error: &worker::Error, uri: &http::Uri) -> UpstreamFailure {
+    let mut failure = failure_of(error);
+    let ip_literal =
+        uri.host().is_some_and(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok());
+    if failure.kind == FailureKind::Other
+        && uri.scheme_str() == Some("https")
+        && ip_literal
+        && failure.detail.contains("internal error")
+    {
+        failure.kind = FailureKind::Tls;
+    }
+    failure
+}

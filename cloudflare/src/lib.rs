@@ -4,27 +4,39 @@
 //! Worker's log, never to a client.
 
 mod body;
+mod cancel;
 mod convert;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use apex_ai_proxy::report::{Recorder, new_request_id};
+use apex_ai_proxy::report::{Recorder, Side, new_request_id};
 use apex_ai_proxy::response::{FailureKind, Reply, UpstreamFailure, error_reply};
 use apex_ai_proxy::routing::{Forward, ForwardBody, Step, plan, request_dialect};
 use apex_ai_proxy::{Config, ProxyError};
 use futures_util::future::{Either, select};
-use worker::{AbortController, AbortSignal, Context, Date, Delay, Env, Fetch, Request, Response, event};
+use worker::{AbortSignal, Context, Date, Delay, Env, Fetch, Request, Response, event};
 
 use crate::body::Relayed;
+use crate::cancel::Cancel;
 use crate::convert::BodyError;
 
 /// Secrets: the Secrets Store binding first, then a plain Worker secret or var.
 const SECRETS: [(&str, &str); 2] = [("GATEWAY_TOKEN", "GatewayToken"), ("AEPIPE_TOKEN", "AepipeToken")];
 
+/// Whether this isolate has said what its configuration amounts to.
+static ANNOUNCED: AtomicBool = AtomicBool::new(false);
+
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = Date::now().as_millis();
     let cfg = config(&env).await;
+    if !ANNOUNCED.swap(true, Ordering::Relaxed) {
+        // Once per isolate, the startup banner of the WASI serve script.
+        for line in cfg.summary() {
+            worker::console_log!("apex-ai-proxy {}: {line}", apex_ai_proxy::VERSION);
+        }
+    }
     let head = convert::head(&req)?;
     let mut record = Recorder::new(&cfg, &head, &new_request_id());
     let elapsed = move || (Date::now().as_millis() - started) as f64;
@@ -44,7 +56,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
             }
             Err(BodyError::TooLarge) => Err(need.too_large()),
             Err(BodyError::Failed(why)) => {
-                worker::console_error!("apex-ai-proxy: reading the request body: {why}");
+                record.failed(Side::Client, &format!("the request body could not be read: {why}"));
                 Err(error_reply(&ProxyError::client_body(), request_dialect(&head)))
             }
         },
@@ -54,25 +66,21 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         Err(reply) => return answer(reply, record, cfg, &ctx, elapsed()),
     };
     record.route(&forward.exchange.info);
-    // The upstream fetch ends when the client hangs up (request.signal, with
-    // the enable_request_signal compatibility flag) or when the proxy stops it.
-    let abort = AbortController::default();
-    let signal = upstream_signal(&req, &abort);
-    let sent = match send(&forward, &mut req, &mut record, &signal).await {
+    let cancel = Cancel::new(&req)?;
+    let sent = match send(&forward, &mut req, &mut record, &cancel.signal()).await {
         Ok(response) => response,
         Err(Sent::Reply(reply)) => return answer(reply, record, cfg, &ctx, elapsed()),
         Err(Sent::Failed(failure)) => {
-            abort.abort(); // a fetch past its deadline is stopped, not left running
-            worker::console_error!(
-                "apex-ai-proxy: upstream {}: {failure}",
-                forward.exchange.info.upstream_host
-            );
+            cancel.stop(); // a fetch past its deadline is stopped, not left running
+            body::runtime_note(&cfg, "upstream", &failure);
+            let (side, why) = cancel.blame(forward.exchange.describe(&failure));
+            record.failed(side, &why);
             return answer(forward.exchange.on_failure(&failure), record, cfg, &ctx, elapsed());
         }
     };
     let idle = forward.timeouts.between_bytes;
     let relayed =
-        body::respond(&forward.exchange, sent, record, cfg.clone(), &ctx, started, idle, abort).await?;
+        body::respond(&forward.exchange, sent, record, cfg.clone(), &ctx, started, idle, cancel).await?;
     match relayed {
         Relayed::Streaming(response) => Ok(response),
         Relayed::Whole(reply, record) => answer(reply, record, cfg, &ctx, elapsed()),
@@ -87,13 +95,6 @@ enum Sent {
 
 /// Fetches `forward`. A Worker cannot tell connecting from waiting, so the
 /// first-byte limit bounds the whole wait for the response head.
-/// The signal that ends the upstream fetch: the client's request signal (it
-/// fires when the client hangs up) or the proxy's own controller.
-fn upstream_signal(req: &Request, abort: &AbortController) -> AbortSignal {
-    let both = js_sys::Array::of2(&req.inner().signal(), &abort.signal());
-    AbortSignal::from(worker::web_sys::AbortSignal::any(&both))
-}
-
 async fn send(
     forward: &Forward,
     req: &mut Request,
@@ -115,7 +116,7 @@ async fn send(
                 return Err(Sent::Reply(forward.exchange.error(&error)));
             }
             Err(BodyError::Failed(why)) => {
-                worker::console_error!("apex-ai-proxy: reading the request body: {why}");
+                record.failed(Side::Client, &format!("the request body could not be read: {why}"));
                 return Err(Sent::Reply(forward.exchange.error(&ProxyError::client_body())));
             }
         },
@@ -127,7 +128,7 @@ async fn send(
     let outcome = select(Box::pin(fetch.send_with_signal(signal)), Box::pin(Delay::from(limit))).await;
     match outcome {
         Either::Left((Ok(response), _)) => Ok(response),
-        Either::Left((Err(e), _)) => Err(Sent::Failed(convert::failure_of(&e))),
+        Either::Left((Err(e), _)) => Err(Sent::Failed(convert::fetch_failure_of(&e, &forward.uri))),
         Either::Right(_) => Err(Sent::Failed(UpstreamFailure::new(
             FailureKind::ResponseTimeout,
             format!("no response within {} ms", limit.as_millis()),
@@ -135,17 +136,20 @@ async fn send(
     }
 }
 
-/// Answers `reply` and reports it after the response.
+/// Answers `reply`, then logs and reports it.
 fn answer(
-    reply: Reply,
+    mut reply: Reply,
     mut record: Recorder,
     cfg: Config,
     ctx: &Context,
     ttfb_ms: f64,
 ) -> worker::Result<Response> {
-    record.reply(&reply, ttfb_ms);
+    record.reply(&mut reply, ttfb_ms);
     if record.is_on() {
         ctx.wait_until(body::report(record, cfg, ttfb_ms));
+    } else {
+        // Nothing to send: the log line is written now.
+        body::log(record.finish(&cfg, ttfb_ms, Date::now().as_millis()).log);
     }
     convert::response(reply)
 }

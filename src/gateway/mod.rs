@@ -46,8 +46,9 @@ pub enum Routed {
     Answer(Reply),
 }
 
-/// Head checks, in order: route (404), method (405), token configured (500),
-/// token presented (401), gateway ids configured (500).
+/// Head checks, in order: route (404), method (405), token configured (421,
+/// naming every missing setting), token presented (401), the rest of the
+/// gateway settings (421, every problem at once).
 pub fn plan(cfg: &Config, head: &Parts) -> Result<Step, ProxyError> {
     let endpoint = Endpoint::from_path(head.uri.path())?;
     if head.method != endpoint.method() {
@@ -58,11 +59,24 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Step, ProxyError> {
             endpoint.method()
         )));
     }
+    let problems = cfg.gateway_problems();
+    let not_configured = || {
+        ProxyError::NotConfigured(format!(
+            "gateway mode is not configured: {}. Set them (README: Configuration), or use passthrough with \
+             the X-APEX-AI-PROXY-PROVIDER header",
+            problems.join("; ")
+        ))
+    };
+    if cfg.gateway_token.is_none() {
+        return Err(not_configured()); // nobody can authenticate: say everything
+    }
     authorize(cfg, &head.headers)?;
     if let Endpoint::Models { id } = &endpoint {
         return Ok(Step::Respond(local::models(cfg, head, id.as_deref())));
     }
-    gateway_base(cfg)?;
+    if !problems.is_empty() {
+        return Err(not_configured());
+    }
     let mapping =
         crate::headers::text(&head.headers, MAPPING_HEADER).map(ModelMapping::parse).unwrap_or_default();
     let dialect = endpoint.dialect(&head.headers);

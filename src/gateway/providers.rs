@@ -287,11 +287,11 @@ mod tests {
     #[test]
     fn missing_settings_are_configuration_errors() {
         let bare = Config::from_lookup(|_| None);
-        assert_eq!(gateway_base(&bare).unwrap_err().status().as_u16(), 500);
+        assert_eq!(gateway_base(&bare).unwrap_err().status().as_u16(), 421);
         let no_azure = Config::from_lookup(|n| (n != "AZURE_RESOURCE").then(|| "x".to_owned()));
         let azure = ModelRef::parse("d#azure-openai").unwrap();
         let e = chat_route(&no_azure, "b", &azure).unwrap_err();
-        assert_eq!(e.status().as_u16(), 500);
+        assert_eq!(e.status().as_u16(), 421);
         assert!(e.message().contains("AZURE_RESOURCE"));
     }
 }

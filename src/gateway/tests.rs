@@ -127,9 +127,9 @@ fn auth_accepts_either_header_and_fails_closed() {
     assert_eq!(status(&c, &with(&[("authorization", "gw-secret")]), body), 401);
     assert_eq!(status(&c, &with(&[("x-api-key", "gw-secre")]), body), 401);
     let open = config(&[("ACCOUNT_ID", "a"), ("GATEWAY_ID", "g")]);
-    assert_eq!(status(&open, &with(&[("authorization", "Bearer anything")]), body), 500);
+    assert_eq!(status(&open, &with(&[("authorization", "Bearer anything")]), body), 421);
     let no_ids = config(&[("GATEWAY_TOKEN", TOKEN)]);
-    assert_eq!(status(&no_ids, &with(&[("authorization", "Bearer gw-secret")]), body), 500);
+    assert_eq!(status(&no_ids, &with(&[("authorization", "Bearer gw-secret")]), body), 421);
 }
 
 #[test]

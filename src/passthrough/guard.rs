@@ -52,6 +52,18 @@ pub struct AllowEntry {
     pub port: Option<u16>,
 }
 
+impl std::fmt::Display for AllowEntry {
+    /// As it would be written in `PASSTHROUGH_ALLOWED_HOSTS`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let wildcard = if self.wildcard { "*." } else { "" };
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        match self.port {
+            Some(port) => write!(f, "{wildcard}{host}:{port}"),
+            None => write!(f, "{wildcard}{host}"),
+        }
+    }
+}
+
 impl AllowEntry {
     /// Parses `host[:port]` or `*.domain[:port]`, with an optional `https://`
     /// and trailing dot. `None` for anything else (a path, user-info, junk).

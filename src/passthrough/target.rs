@@ -57,10 +57,18 @@ impl Target {
     }
 
     /// The full upstream URL for a client path (starting with `/`) and query.
+    /// A base path ending in the version segment the path starts with (a
+    /// provider header `api.example.com/v1` and an SDK base URL ending in `/v1`)
+    /// gives that segment once: no upstream serves `/v1/v1/…`.
     pub fn url(&self, path: &str, query: Option<&str>) -> String {
         let scheme = match self.scheme {
             Scheme::Https => "https",
             Scheme::Http => "http",
+        };
+        let last = self.base_path.rsplit('/').next().unwrap_or_default();
+        let path = match path.strip_prefix('/').and_then(|p| p.strip_prefix(last)) {
+            Some(rest) if is_version(last) && (rest.is_empty() || rest.starts_with('/')) => rest,
+            _ => path,
         };
         let mut url = format!("{scheme}://{}{}{path}", self.authority(), self.base_path);
         if let Some(q) = query.filter(|q| !q.is_empty()) {
@@ -69,6 +77,12 @@ impl Target {
         }
         url
     }
+}
+
+/// `v1`, `v2`, `v1beta`, `v1alpha2`: an API version path segment.
+fn is_version(segment: &str) -> bool {
+    let mut rest = segment.strip_prefix('v').unwrap_or_default().chars().peekable();
+    rest.peek().is_some_and(char::is_ascii_digit) && rest.all(|c| c.is_ascii_alphanumeric())
 }
 
 /// Parses the provider header. Errors are messages for the client.
@@ -225,6 +239,18 @@ mod tests {
         let t = ok("HTTPS://API.Example.com:8443/");
         assert_eq!(t.authority(), "api.example.com:8443");
         assert_eq!(t.url("/v1/models", None), "https://api.example.com:8443/v1/models");
+        let versioned = parse_target("api.example.com/api/v1/").unwrap();
+        assert_eq!(
+            versioned.url("/v1/chat/completions", None),
+            "https://api.example.com/api/v1/chat/completions"
+        );
+        assert_eq!(versioned.url("/v1", None), "https://api.example.com/api/v1");
+        assert_eq!(versioned.url("/v1beta/models", None), "https://api.example.com/api/v1/v1beta/models");
+        assert_eq!(versioned.url("/v10/x", None), "https://api.example.com/api/v1/v10/x");
+        let beta = parse_target("example.com/v1beta").unwrap();
+        assert_eq!(beta.url("/v1beta/models", None), "https://example.com/v1beta/models");
+        let plain = parse_target("example.com/value").unwrap();
+        assert_eq!(plain.url("/value/x", None), "https://example.com/value/value/x", "not a version");
 
         let t = ok("http://127.0.0.1:9000/base");
         assert_eq!((t.scheme, t.host.clone()), (Scheme::Http, Host::V4(Ipv4Addr::LOCALHOST)));

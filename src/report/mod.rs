@@ -1,14 +1,17 @@
-//! aepipe reports (SPEC §6): a [`Recorder`] the host feeds as the request goes
-//! by, and the two aepipe calls it builds at the end.
+//! What the proxy says about each request: one access-log line on the host's
+//! log, and (when configured) the two aepipe calls of SPEC §6. A [`Recorder`]
+//! is fed as the request goes by; the host asks for both at the end.
 //!
-//! Protocol for a host: `Recorder::new` when the request arrives; `request_chunk`
-//! for each request body chunk (or `request_body` once); `route` when a plan is
-//! known; `response_head` and `response_chunk` for what the client receives (or
-//! `reply` for a proxy answer); `upstream_failed` if the upstream failed; then,
-//! after the client has its whole response, `finish(duration_ms)` and send every
-//! [`AepipeCall`] it returns, independently, with a bounded timeout. Times come
-//! in as arguments: the core has no clock.
+//! Protocol for a host: `Recorder::new` when the request arrives;
+//! `request_chunk` for each request body chunk; `route` when a plan is known;
+//! `response_head` and `response_chunk` for what the client receives (or
+//! `reply` for a whole answer); `failed` when a side broke the exchange off;
+//! then, after the client has its whole response, `finish(duration_ms,
+//! unix_ms)`: write its log line to the host log and send every [`AepipeCall`]
+//! independently, with a bounded timeout. Times come in as arguments: the
+//! core has no clock.
 
+pub mod access;
 pub mod capture;
 mod point;
 pub mod redact;
@@ -21,7 +24,10 @@ use crate::config::Config;
 use crate::json_body::JsonBody;
 use crate::response::Reply;
 use crate::routing::{Mode, PROVIDER_HEADER, RouteInfo};
-use capture::{Capture, Tokens, UsageMeter};
+use capture::{Capture, UsageMeter};
+
+/// The response header that carries the request id (as in the log and reports).
+pub const REQUEST_ID_HEADER: &str = "x-apex-ai-proxy-request-id";
 
 /// Bodies are captured up to this many bytes each.
 pub const BODY_CAP: usize = 256 * 1024;
@@ -34,36 +40,13 @@ pub struct AepipeCall {
     pub body: Vec<u8>,
 }
 
-/// Everything a report says about one request, collected as it happens.
-#[derive(Debug)]
-pub struct Recorder {
-    /// `None` when reporting is off or the request is not reported.
-    state: Option<Box<State>>,
-}
-
-#[derive(Debug)]
-struct State {
-    method: String,
-    path: String,
-    url: String,
-    request_id: String,
-    request_headers: HeaderMap,
-    request: Capture,
-    info: RouteInfo,
-    status: u16,
-    response_headers: HeaderMap,
-    response: Capture,
-    usage: UsageMeter,
-    ttfb_ms: Option<f64>,
-    failed: Option<Side>,
-}
-
 /// Which side of the proxy broke an exchange off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     /// The upstream failed, went silent or sent a wrong body.
     Upstream,
-    /// The client hung up or stopped reading: not an upstream fault.
+    /// The client hung up, stopped reading or sent a broken body: not an
+    /// upstream fault.
     Client,
 }
 
@@ -76,160 +59,228 @@ impl Side {
     }
 }
 
+/// What a request ends with: its log line and its reports.
+#[derive(Debug)]
+pub struct Finished {
+    /// The access-log line (`None` when `LOG_LEVEL` leaves it out).
+    pub log: Option<String>,
+    pub calls: Vec<AepipeCall>,
+}
+
+/// The facts every request has, reported or not.
+#[derive(Debug, Default)]
+struct Facts {
+    method: String,
+    path: String,
+    request_id: String,
+    info: RouteInfo,
+    status: u16,
+    request_bytes: u64,
+    response_bytes: u64,
+    ttfb_ms: Option<f64>,
+    failed: Option<(Side, String)>,
+    /// `OPTIONS` and `/healthz`: logged only at `LOG_LEVEL=debug`, never reported.
+    routine: bool,
+}
+
+/// What only the aepipe reports need: headers, bodies, usage.
+#[derive(Debug)]
+struct Captured {
+    url: String,
+    request_headers: HeaderMap,
+    request: Capture,
+    response_headers: HeaderMap,
+    response: Capture,
+    usage: UsageMeter,
+}
+
+/// Everything said about one request, collected as it happens.
+#[derive(Debug)]
+pub struct Recorder {
+    facts: Box<Facts>,
+    /// `None` when reporting is off or the request is not reported.
+    captured: Option<Box<Captured>>,
+    /// `false` for the placeholder [`Recorder::off`].
+    live: bool,
+}
+
 impl Recorder {
-    /// Starts a record, unless reporting is off (no `AEPIPE_BASE_URL` or token) or
-    /// the request is a preflight or a health check.
+    /// Starts a record. Bodies and headers are captured only when aepipe
+    /// reporting is on (`AEPIPE_BASE_URL` and token) and the request is not a
+    /// preflight or a health check.
     pub fn new(cfg: &Config, head: &Parts, request_id: &str) -> Recorder {
-        let configured = cfg.aepipe_base_url.is_some() && cfg.aepipe_token.is_some();
-        let exempt = head.method == Method::OPTIONS || head.uri.path() == "/healthz";
-        if !configured || exempt {
-            return Recorder { state: None };
-        }
+        let routine = head.method == Method::OPTIONS || head.uri.path() == "/healthz";
         let passthrough = head.headers.get(PROVIDER_HEADER).is_some_and(|v| !v.is_empty());
         let info = RouteInfo {
-            mode: if passthrough { Mode::Passthrough } else { Mode::Gateway },
+            mode: if routine {
+                Mode::Local
+            } else if passthrough {
+                Mode::Passthrough
+            } else {
+                Mode::Gateway
+            },
             endpoint_type: crate::routing::endpoint_type(head.uri.path()),
             ..RouteInfo::default()
         };
-        let state = State {
+        let facts = Facts {
             method: head.method.to_string(),
             path: head.uri.path().to_owned(),
-            url: head.uri.path_and_query().map_or_else(|| head.uri.path().to_owned(), |p| p.to_string()),
             request_id: request_id.to_owned(),
-            // What the client sent: the host runtime's own metadata left out.
-            request_headers: crate::headers::filtered(&head.headers, crate::headers::is_host_metadata),
-            request: Capture::new(BODY_CAP),
             info,
-            status: 0,
-            response_headers: HeaderMap::new(),
-            response: Capture::new(BODY_CAP),
-            usage: UsageMeter::new(false),
-            ttfb_ms: None,
-            failed: None,
+            routine,
+            ..Facts::default()
         };
-        Recorder { state: Some(Box::new(state)) }
+        let reporting = cfg.aepipe_base_url.is_some() && cfg.aepipe_token.is_some();
+        let captured = (reporting && !routine).then(|| {
+            Box::new(Captured {
+                url: head.uri.path_and_query().map_or_else(|| head.uri.path().to_owned(), |p| p.to_string()),
+                // What the client sent: the host runtime's own metadata left out.
+                request_headers: crate::headers::filtered(&head.headers, crate::headers::is_host_metadata),
+                request: Capture::new(BODY_CAP),
+                response_headers: HeaderMap::new(),
+                response: Capture::new(BODY_CAP),
+                usage: UsageMeter::new(false),
+            })
+        });
+        Recorder { facts: Box::new(facts), captured, live: true }
     }
 
-    /// A recorder that records nothing (a placeholder while the real one is lent).
+    /// A recorder that says nothing (a placeholder while the real one is lent).
     pub fn off() -> Recorder {
-        Recorder { state: None }
+        Recorder { facts: Box::default(), captured: None, live: false }
     }
 
-    /// `true` when a report will be built: hosts may skip work otherwise.
+    /// `true` when aepipe reports will be built: hosts may skip work otherwise.
     pub fn is_on(&self) -> bool {
-        self.state.is_some()
+        self.captured.is_some()
     }
 
     pub fn request_chunk(&mut self, chunk: &[u8]) {
-        if let Some(s) = &mut self.state {
-            s.request.push(chunk);
+        self.facts.request_bytes += chunk.len() as u64;
+        if let Some(c) = &mut self.captured {
+            c.request.push(chunk);
         }
     }
 
     pub fn route(&mut self, info: &RouteInfo) {
-        if let Some(s) = &mut self.state {
-            s.info = info.clone();
-        }
+        self.facts.info = info.clone();
     }
 
     /// The response head as sent to the client, at `ttfb_ms` after arrival.
-    pub fn response_head(&mut self, status: StatusCode, headers: &HeaderMap, ttfb_ms: f64) {
-        if let Some(s) = &mut self.state {
-            s.status = status.as_u16();
-            s.response_headers = headers.clone();
-            s.ttfb_ms.get_or_insert(ttfb_ms);
-            s.usage = UsageMeter::new(crate::headers::is_event_stream(headers));
+    /// Adds the request id to `headers`, so a client can find this request's
+    /// log line and reports.
+    pub fn response_head(&mut self, status: StatusCode, headers: &mut HeaderMap, ttfb_ms: f64) {
+        if self.live
+            && let Ok(id) = HeaderValue::from_str(&self.facts.request_id)
+        {
+            headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
+        }
+        self.facts.status = status.as_u16();
+        self.facts.ttfb_ms.get_or_insert(ttfb_ms);
+        if let Some(c) = &mut self.captured {
+            c.response_headers = headers.clone();
+            c.usage = UsageMeter::new(crate::headers::is_event_stream(headers));
         }
     }
 
     /// Response body bytes as sent to the client.
     pub fn response_chunk(&mut self, chunk: &[u8]) {
-        if let Some(s) = &mut self.state {
-            s.response.push(chunk);
-            s.usage.push(chunk);
+        self.facts.response_bytes += chunk.len() as u64;
+        if let Some(c) = &mut self.captured {
+            c.response.push(chunk);
+            c.usage.push(chunk);
         }
     }
 
-    /// A complete proxy answer, sent at `ttfb_ms`.
-    pub fn reply(&mut self, reply: &Reply, ttfb_ms: f64) {
+    /// A complete proxy answer, sent at `ttfb_ms` (its head gets the request id).
+    pub fn reply(&mut self, reply: &mut Reply, ttfb_ms: f64) {
         if let Some(info) = reply.extensions().get::<RouteInfo>() {
             self.route(info);
         }
-        self.response_head(reply.status(), reply.headers(), ttfb_ms);
+        let status = reply.status();
+        self.response_head(status, reply.headers_mut(), ttfb_ms);
         self.response_chunk(reply.body());
     }
 
-    /// The upstream failed (the first side to fail is the one reported).
-    pub fn upstream_failed(&mut self) {
-        if let Some(s) = &mut self.state {
-            s.failed.get_or_insert(Side::Upstream);
-        }
+    /// `side` broke the exchange off; `why` in words for the log (never a
+    /// secret). The first side to fail is the one recorded.
+    pub fn failed(&mut self, side: Side, why: &str) {
+        self.facts.failed.get_or_insert_with(|| (side, why.to_owned()));
     }
 
-    /// The client hung up or stopped reading.
-    pub fn client_gone(&mut self) {
-        if let Some(s) = &mut self.state {
-            s.failed.get_or_insert(Side::Client);
+    /// The log line and the aepipe calls for this request. `unix_ms` is the
+    /// wall-clock time the request ended.
+    pub fn finish(self, cfg: &Config, duration_ms: f64, unix_ms: u64) -> Finished {
+        if !self.live {
+            return Finished { log: None, calls: Vec::new() };
         }
-    }
-
-    /// The aepipe calls for this request (none when reporting is off).
-    pub fn finish(self, cfg: &Config, duration_ms: f64) -> Vec<AepipeCall> {
-        let (Some(s), Some(base), Some(token)) = (self.state, &cfg.aepipe_base_url, &cfg.aepipe_token) else {
-            return Vec::new();
+        let Recorder { facts, captured, .. } = self;
+        let mut facts = *facts;
+        let calls = match captured {
+            Some(captured) => aepipe_calls(cfg, &mut facts, *captured, duration_ms),
+            None => Vec::new(),
         };
-        let s = *s;
-        let mut info = s.info;
-        if info.model.is_empty()
-            && let Ok(body) = JsonBody::parse(s.request.bytes().to_vec())
-        {
-            info.model = body.model().unwrap_or_default().to_owned();
-            info.stream = info.stream || body.stream();
-        }
-        let tokens: Tokens = s.usage.finish(s.response.bytes());
-        let facts = point::Facts {
-            method: &s.method,
-            path: &s.path,
-            info: &info,
-            status: s.status,
-            failed: s.failed == Some(Side::Upstream) || s.status >= 400,
-            failed_side: s.failed,
-            cache_status: crate::headers::text(&s.response_headers, "cf-aig-cache-status")
-                .unwrap_or_default(),
-            request_id: &s.request_id,
-            duration_ms,
-            ttfb_ms: s.ttfb_ms.unwrap_or(duration_ms),
-            request_bytes: s.request.total(),
-            response_bytes: s.response.total(),
-            tokens,
-        };
-        let raw = point::raw_entry(
-            &facts,
-            &s.url,
-            &s.request_headers,
-            &s.request,
-            &s.response_headers,
-            &s.response,
-        );
-        let auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()));
-        let mut headers = HeaderMap::new();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Ok(auth) = auth {
-            headers.insert(HeaderName::from_static("authorization"), auth);
-        }
-        let call = |logstore: &str, body: serde_json::Value| AepipeCall {
-            url: format!("{base}/v1/apex-ai-proxy/{logstore}"),
-            headers: headers.clone(),
-            body: body.to_string().into_bytes(),
-        };
-        vec![
-            call("requests/ingest", serde_json::json!({"points": [point::point(&facts)]})),
-            call("raw/log", serde_json::json!({"logs": [raw]})),
-        ]
+        let log = access::line(&cfg.log, &facts_view(&facts, duration_ms), unix_ms);
+        Finished { log, calls }
     }
 }
 
-/// A request id for reports: distinct per request within a process.
+/// The facts as the log and the payloads read them.
+fn facts_view(f: &Facts, duration_ms: f64) -> access::View<'_> {
+    access::View {
+        method: &f.method,
+        path: &f.path,
+        info: &f.info,
+        status: f.status,
+        request_id: &f.request_id,
+        duration_ms,
+        ttfb_ms: f.ttfb_ms.unwrap_or(duration_ms),
+        request_bytes: f.request_bytes,
+        response_bytes: f.response_bytes,
+        failed: f.failed.as_ref().map(|(side, why)| (*side, why.as_str())),
+        routine: f.routine,
+    }
+}
+
+/// The two aepipe calls (none when reporting is off). A passthrough request's
+/// model is read from its captured body.
+fn aepipe_calls(cfg: &Config, f: &mut Facts, c: Captured, duration_ms: f64) -> Vec<AepipeCall> {
+    let (Some(base), Some(token)) = (&cfg.aepipe_base_url, &cfg.aepipe_token) else {
+        return Vec::new();
+    };
+    if f.info.model.is_empty()
+        && let Ok(body) = JsonBody::parse(c.request.bytes().to_vec())
+    {
+        f.info.model = body.model().unwrap_or_default().to_owned();
+        f.info.stream = f.info.stream || body.stream();
+    }
+    let Captured { url, request_headers, request, response_headers, response, usage } = c;
+    let tokens = usage.finish(response.bytes());
+    let view = facts_view(f, duration_ms);
+    let facts = point::Facts {
+        view: &view,
+        cache_status: crate::headers::text(&response_headers, "cf-aig-cache-status").unwrap_or_default(),
+        tokens,
+    };
+    let raw = point::raw_entry(&facts, &url, &request_headers, &request, &response_headers, &response);
+    let auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()));
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(auth) = auth {
+        headers.insert(HeaderName::from_static("authorization"), auth);
+    }
+    let call = |logstore: &str, body: serde_json::Value| AepipeCall {
+        url: format!("{base}/v1/apex-ai-proxy/{logstore}"),
+        headers: headers.clone(),
+        body: body.to_string().into_bytes(),
+    };
+    vec![
+        call("requests/ingest", serde_json::json!({"points": [point::point(&facts)]})),
+        call("raw/log", serde_json::json!({"logs": [raw]})),
+    ]
+}
+
+/// A request id for reports and logs: distinct per request within a process.
 pub fn new_request_id() -> String {
     crate::routing::unique_id()
 }

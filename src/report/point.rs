@@ -5,9 +5,9 @@
 use http::HeaderMap;
 use serde_json::{Value, json};
 
+use super::access::View;
 use super::capture::{Capture, Tokens};
 use super::redact;
-use crate::routing::RouteInfo;
 
 /// Analytics Engine limits: at most 15 blobs, 20 doubles, 16 KB of blobs.
 pub const MAX_BLOBS: usize = 15;
@@ -22,51 +22,39 @@ const _: () = assert!(BLOBS <= MAX_BLOBS && BLOBS * BLOB_CAP < MAX_BLOB_BYTES &&
 
 /// The facts both payloads share.
 pub struct Facts<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub info: &'a RouteInfo,
-    pub status: u16,
-    /// An error: status ≥ 400 or an upstream failure.
-    pub failed: bool,
-    /// Which side broke the exchange off, if one did.
-    pub failed_side: Option<super::Side>,
+    pub view: &'a View<'a>,
     pub cache_status: &'a str,
-    pub request_id: &'a str,
-    pub duration_ms: f64,
-    pub ttfb_ms: f64,
-    pub request_bytes: u64,
-    pub response_bytes: u64,
     pub tokens: Tokens,
 }
 
 impl Facts<'_> {
     fn event(&self) -> String {
-        format!("{} {}", self.method, self.path)
+        format!("{} {}", self.view.method, self.view.path)
     }
 
     fn level(&self) -> &'static str {
-        if self.failed { "error" } else { "info" }
+        if self.view.is_error() { "error" } else { "info" }
     }
 
     fn stream(&self) -> &'static str {
-        if self.info.stream { "stream" } else { "sync" }
+        if self.view.info.stream { "stream" } else { "sync" }
     }
 
     /// `[provider, model, endpoint_type, status, stream|sync, mode, upstream_model,
     /// upstream_host, cache_status, request_id]`.
     fn blobs(&self) -> [String; BLOBS] {
-        let i = self.info;
+        let i = self.view.info;
         [
             i.provider.as_str(),
             i.model.as_str(),
             i.endpoint_type.as_str(),
-            &self.status.to_string(),
+            &self.view.status.to_string(),
             self.stream(),
             i.mode.as_str(),
             i.upstream_model.as_str(),
             i.upstream_host.as_str(),
             self.cache_status,
-            self.request_id,
+            self.view.request_id,
         ]
         .map(|b| truncate(b, BLOB_CAP))
     }
@@ -74,12 +62,13 @@ impl Facts<'_> {
     /// `[duration_ms, status, request_bytes, response_bytes, ttfb_ms,
     /// input_tokens, output_tokens]`.
     fn doubles(&self) -> [f64; DOUBLES] {
+        let v = self.view;
         [
-            round(self.duration_ms),
-            f64::from(self.status),
-            self.request_bytes as f64,
-            self.response_bytes as f64,
-            round(self.ttfb_ms),
+            round(v.duration_ms),
+            f64::from(v.status),
+            v.request_bytes as f64,
+            v.response_bytes as f64,
+            round(v.ttfb_ms),
             self.tokens.input as f64,
             self.tokens.output as f64,
         ]
@@ -100,28 +89,29 @@ pub fn raw_entry(
     response_headers: &HeaderMap,
     response: &Capture,
 ) -> Value {
-    let target = match (f.info.provider.is_empty(), f.info.model.is_empty()) {
+    let v = f.view;
+    let target = match (v.info.provider.is_empty(), v.info.model.is_empty()) {
         (true, true) => String::new(),
-        _ => format!(" [{}/{}]", f.info.provider, f.info.model),
+        _ => format!(" [{}/{}]", v.info.provider, v.info.model),
     };
-    let message = format!("{} {} {}ms{target}", f.event(), f.status, round(f.duration_ms));
+    let message = format!("{} {} {}ms{target}", f.event(), v.status, round(v.duration_ms));
     json!({
         "message": message,
         "level": f.level(),
-        "provider": f.info.provider,
-        "model": f.info.model,
-        "endpoint_type": f.info.endpoint_type,
-        "status": f.status,
-        "stream": f.info.stream,
-        "mode": f.info.mode.as_str(),
-        "upstream_model": f.info.upstream_model,
-        "upstream_host": f.info.upstream_host,
+        "provider": v.info.provider,
+        "model": v.info.model,
+        "endpoint_type": v.info.endpoint_type,
+        "status": v.status,
+        "stream": v.info.stream,
+        "mode": v.info.mode.as_str(),
+        "upstream_model": v.info.upstream_model,
+        "upstream_host": v.info.upstream_host,
         "cache_status": f.cache_status,
-        "request_id": f.request_id,
-        "duration_ms": round(f.duration_ms),
-        "ttfb_ms": round(f.ttfb_ms),
-        "request_bytes": f.request_bytes,
-        "response_bytes": f.response_bytes,
+        "request_id": v.request_id,
+        "duration_ms": round(v.duration_ms),
+        "ttfb_ms": round(v.ttfb_ms),
+        "request_bytes": v.request_bytes,
+        "response_bytes": v.response_bytes,
         "input_tokens": f.tokens.input,
         "output_tokens": f.tokens.output,
         "url": redact::url(url),
@@ -129,7 +119,7 @@ pub fn raw_entry(
         "response_headers": redact::headers(response_headers),
         "request_body": request.text(),
         "response_body": response.text(),
-        "failed_side": f.failed_side.map_or("", super::Side::as_str),
+        "failed_side": v.failed.map_or("", |(side, _)| side.as_str()),
     })
 }
 
@@ -145,6 +135,6 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
-fn round(ms: f64) -> f64 {
+pub fn round(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
 }

@@ -46,11 +46,11 @@ fn gateway_record(model: &str) -> Vec<AepipeCall> {
     headers.insert("content-type", HeaderValue::from_static("text/event-stream"));
     headers.insert("cf-aig-cache-status", HeaderValue::from_static("HIT"));
     headers.insert("set-cookie", HeaderValue::from_static("s=2"));
-    r.response_head(StatusCode::OK, &headers, 12.5);
+    r.response_head(StatusCode::OK, &mut headers, 12.5);
     for chunk in RESPONSE {
         r.response_chunk(chunk);
     }
-    r.finish(&cfg(), 40.0)
+    r.finish(&cfg(), 40.0, 0).calls
 }
 
 #[test]
@@ -120,9 +120,9 @@ fn bodies_are_truncated_with_a_marker() {
     let mut r = Recorder::new(&cfg(), &h, "r");
     let big = vec![b'a'; super::BODY_CAP + 10];
     r.request_chunk(&big);
-    r.response_head(StatusCode::OK, &HeaderMap::new(), 1.0);
+    r.response_head(StatusCode::OK, &mut HeaderMap::new(), 1.0);
     r.response_chunk(&big);
-    let calls = r.finish(&cfg(), 2.0);
+    let calls = r.finish(&cfg(), 2.0, 0).calls;
     let raw = &body(&calls[1])["logs"][0];
     for key in ["request_body", "response_body"] {
         let text = raw[key].as_str().unwrap();
@@ -137,12 +137,13 @@ fn bodies_are_truncated_with_a_marker() {
 fn proxy_errors_are_reported_as_errors() {
     let h = head("POST", "/v1/messages", &[]);
     let mut r = Recorder::new(&cfg(), &h, "r");
-    let reply = crate::response::error_reply(
+    let mut reply = crate::response::error_reply(
         &crate::ProxyError::Unauthorized("no".into()),
         crate::Dialect::Anthropic,
     );
-    r.reply(&reply, 0.5);
-    let calls = r.finish(&cfg(), 0.7);
+    r.reply(&mut reply, 0.5);
+    assert_eq!(reply.headers()[super::REQUEST_ID_HEADER], "r");
+    let calls = r.finish(&cfg(), 0.7, 0).calls;
     let point = &body(&calls[0])["points"][0];
     assert_eq!(point["level"], "error");
     assert_eq!(point["blobs"][3], "401");
@@ -159,5 +160,42 @@ fn off_when_unconfigured_and_for_preflight_and_health() {
     assert!(!Recorder::new(&cfg(), &head("OPTIONS", "/v1/chat/completions", &[]), "r").is_on());
     assert!(!Recorder::new(&cfg(), &head("GET", "/healthz", &[]), "r").is_on());
     let off = Recorder::new(&config(&[]), &h, "r");
-    assert!(off.finish(&config(&[]), 1.0).is_empty());
+    assert!(off.finish(&config(&[]), 1.0, 0).calls.is_empty());
+}
+
+#[test]
+fn a_client_that_hangs_up_is_not_an_upstream_error() {
+    let h = head("POST", "/v1/chat/completions?key=AIzaSECRET", &[("authorization", "Bearer gw-secret")]);
+    let ended = |side: Option<super::Side>| {
+        let mut r = Recorder::new(&cfg(), &h, "r");
+        r.response_head(StatusCode::OK, &mut HeaderMap::new(), 1.0);
+        r.response_chunk(b"data: {}\n\n");
+        if let Some(side) = side {
+            r.failed(side, "went away");
+        }
+        let finished = r.finish(&cfg(), 2.0, 0);
+        (
+            body(&finished.calls[0])["points"][0]["level"].clone(),
+            body(&finished.calls[1])["logs"][0].clone(),
+            finished.log.unwrap(),
+        )
+    };
+    let (level, raw, line) = ended(Some(super::Side::Client));
+    assert_eq!((level, raw["failed_side"].clone()), (json!("info"), json!("client")));
+    assert!(line.ends_with(" failed=client: went away"), "{line}");
+    assert!(!line.contains("AIzaSECRET") && !line.contains("gw-secret") && !line.contains('?'), "{line}");
+    let (level, raw, _) = ended(Some(super::Side::Upstream));
+    assert_eq!((level, raw["failed_side"].clone()), (json!("error"), json!("upstream")));
+    let (level, raw, _) = ended(None);
+    assert_eq!((level, raw["failed_side"].clone()), (json!("info"), json!("")));
+}
+
+#[test]
+fn the_first_side_to_fail_is_the_one_said() {
+    let mut r = Recorder::new(&config(&[]), &head("GET", "/v1/models", &[]), "r");
+    r.failed(super::Side::Client, "hung up");
+    r.failed(super::Side::Upstream, "later");
+    r.response_head(StatusCode::OK, &mut HeaderMap::new(), 1.0);
+    let line = r.finish(&config(&[]), 2.0, 0).log.unwrap();
+    assert!(line.ends_with("failed=client: hung up"), "{line}");
 }

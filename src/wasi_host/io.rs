@@ -130,9 +130,14 @@ pub fn wait_response(
 }
 
 /// The core's failure kind for a wasi:http error code; the code's own name
-/// stays in the detail, for the host log.
+/// stays in the detail, for the host log at `LOG_LEVEL=debug`.
 fn failure_of(code: &ErrorCode, context: &str) -> UpstreamFailure {
-    let kind = match code {
+    UpstreamFailure::new(kind_of(code), format!("{context}: {code}"))
+}
+
+/// The core's failure kind for a wasi:http error code.
+pub fn kind_of(code: &ErrorCode) -> FailureKind {
+    match code {
         ErrorCode::DnsError(_) | ErrorCode::DestinationNotFound => FailureKind::Dns,
         ErrorCode::ConnectionRefused
         | ErrorCode::DestinationUnavailable
@@ -159,8 +164,7 @@ fn failure_of(code: &ErrorCode, context: &str) -> UpstreamFailure {
         | ErrorCode::HttpResponseContentCoding(_)
         | ErrorCode::HttpUpgradeFailed => FailureKind::Protocol,
         _ => FailureKind::Other,
-    };
-    UpstreamFailure::new(kind, format!("{context}: {code}"))
+    }
 }
 
 /// Sends the response head; returns the body and its stream for writing.

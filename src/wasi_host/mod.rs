@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use wasi::exports::http::incoming_handler::Guest;
 use wasi::http::types::{IncomingRequest, OutgoingBody, ResponseOutparam};
 
-use crate::config::Config;
+use crate::config::{Config, LogLevel};
 use crate::errors::ProxyError;
 use crate::filter::BROKE_OFF;
 use crate::relay::{Ending, Relay};
-use crate::report::{Recorder, new_request_id};
+use crate::report::{Recorder, Side, new_request_id};
 use crate::response::{Answer, FailureKind, Reply, ResponseStart, UpstreamFailure, error_reply};
 use crate::routing::{Forward, Step, plan, request_dialect};
 use body::{BodyError, SendError, Stop, UpstreamStream};
@@ -34,7 +34,8 @@ impl Guest for Component {
         let started = Instant::now();
         let cfg = Config::from_lookup(|name| std::env::var(name).ok());
         let head = io::read_head(&request);
-        let mut exchange = Exchange { started, record: Recorder::new(&cfg, &head, &new_request_id()) };
+        let record = Recorder::new(&cfg, &head, &new_request_id());
+        let mut exchange = Exchange { started, record, debug: cfg.log.level == LogLevel::Debug };
         match plan(&cfg, &head) {
             Step::Respond(reply) => exchange.reply(out, reply),
             Step::Forward(forward) => exchange.proxy(*forward, &request, out),
@@ -48,22 +49,58 @@ impl Guest for Component {
                 }
                 Err(BodyError::TooLarge) => exchange.reply(out, need.too_large()),
                 Err(BodyError::Failed(why)) => {
-                    eprintln!("apex-ai-proxy: reading the request body: {why}");
+                    exchange
+                        .record
+                        .failed(Side::Client, &format!("the request body could not be read: {why}"));
                     exchange.reply(out, error_reply(&ProxyError::client_body(), request_dialect(&head)));
                 }
             },
         }
         // The client has its whole response now; reporting cannot delay it.
         let elapsed = exchange.elapsed_ms();
-        let calls = exchange.record.finish(&cfg, elapsed);
-        report::send_all(calls);
+        let finished = exchange.record.finish(&cfg, elapsed, unix_ms());
+        if let Some(line) = finished.log {
+            log_line(line);
+        }
+        report::send_all(finished.calls);
     }
 }
 
-/// One request in flight: its start time and its report record.
+/// Writes one access-log line to `wasi:cli/stderr`: the line and its newline
+/// in one write (`eprintln!` makes two host calls, and the log must cost
+/// next to nothing per request).
+fn log_line(mut line: String) {
+    line.push('\n');
+    let stderr = wasi::cli::stderr::get_stderr();
+    let mut bytes = line.as_bytes();
+    while !bytes.is_empty() {
+        let n = match stderr.check_write() {
+            Ok(0) => {
+                stderr.subscribe().block();
+                continue;
+            }
+            Ok(room) => bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX)),
+            Err(_) => return,
+        };
+        if stderr.write(&bytes[..n]).is_err() {
+            return;
+        }
+        bytes = &bytes[n..];
+    }
+}
+
+/// The wall-clock time, in milliseconds since the Unix epoch.
+fn unix_ms() -> u64 {
+    let now = wasi::clocks::wall_clock::now();
+    now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
+}
+
+/// One request in flight: its start time and its record.
 struct Exchange {
     started: Instant,
     record: Recorder,
+    /// `LOG_LEVEL=debug`: the runtime's own words go to the log too.
+    debug: bool,
 }
 
 impl Exchange {
@@ -71,16 +108,24 @@ impl Exchange {
         self.started.elapsed().as_secs_f64() * 1000.0
     }
 
-    fn reply(&mut self, out: ResponseOutparam, reply: Reply) {
-        self.record.reply(&reply, self.elapsed_ms());
+    /// The runtime's own words, at `LOG_LEVEL=debug` (the access line says
+    /// what failed in the proxy's words).
+    fn runtime_note(&self, what: &str, detail: &dyn std::fmt::Display) {
+        if self.debug {
+            eprintln!("apex-ai-proxy: {what}: {detail}");
+        }
+    }
+
+    fn reply(&mut self, out: ResponseOutparam, mut reply: Reply) {
+        self.record.reply(&mut reply, self.elapsed_ms());
         if let Err(why) = io::send_reply(out, reply, Deadline::after(CLIENT_STALL_LIMIT)) {
-            self.record.client_gone();
-            eprintln!("apex-ai-proxy: sending the answer to the client: {why}");
+            self.record.failed(Side::Client, &format!("the client did not take the answer: {why}"));
         }
     }
 
     fn upstream_failed(&mut self, out: ResponseOutparam, forward: &Forward, failure: &UpstreamFailure) {
-        eprintln!("apex-ai-proxy: upstream {}: {failure}", forward.exchange.info.upstream_host);
+        self.runtime_note("upstream", failure);
+        self.record.failed(Side::Upstream, &forward.exchange.describe(failure));
         self.reply(out, forward.exchange.on_failure(failure));
     }
 
@@ -107,7 +152,7 @@ impl Exchange {
                 return self.reply(out, exchange.error(&ProxyError::PayloadTooLarge { limit }));
             }
             Err(SendError::Client(why)) => {
-                eprintln!("apex-ai-proxy: reading the request body: {why}");
+                self.record.failed(Side::Client, &format!("the request body could not be read: {why}"));
                 return self.reply(out, exchange.error(&ProxyError::client_body()));
             }
             Err(SendError::TimedOut) => {
@@ -117,9 +162,7 @@ impl Exchange {
             }
             // The upstream may have answered anyway (a 413 of its own, say), or
             // its response carries the real error: wait for it.
-            Err(SendError::Upstream(why)) => {
-                eprintln!("apex-ai-proxy: writing the upstream request body: {why}")
-            }
+            Err(SendError::Upstream(why)) => self.runtime_note("writing the upstream request body", &why),
         }
         let response = match wait_response(future, deadline) {
             Ok(response) => response,
@@ -136,8 +179,7 @@ impl Exchange {
                 let reply = match upstream.pump(idle, &mut || true, |chunk| buffered.push(chunk)) {
                     Ok(()) => buffered.finish(),
                     Err(stop) => {
-                        eprintln!("apex-ai-proxy: upstream {} body: {stop}", exchange.info.upstream_host);
-                        self.record.upstream_failed();
+                        self.record.failed(Side::Upstream, &format!("the upstream body broke off: {stop}"));
                         buffered.fail()
                     }
                 };
@@ -157,8 +199,11 @@ impl Exchange {
 
     /// The answer when the upstream broke off before its body's first byte.
     fn broke_off(&mut self, out: ResponseOutparam, forward: &Forward, stop: &Stop) {
-        eprintln!("apex-ai-proxy: upstream {} body: {stop}", forward.exchange.info.upstream_host);
-        self.record.upstream_failed();
+        let side = match stop {
+            Stop::Upstream(_) => Side::Upstream,
+            Stop::ClientGone(_) => Side::Client,
+        };
+        self.record.failed(side, &format!("the upstream body broke off before its first byte: {stop}"));
         self.reply(out, forward.exchange.error(&ProxyError::BadGateway(BROKE_OFF.into())));
     }
 
@@ -172,17 +217,16 @@ impl Exchange {
         first: Option<Vec<u8>>,
         forward: &Forward,
     ) {
-        let host = &forward.exchange.info.upstream_host;
         let idle = forward.timeouts.between_bytes;
-        let (status, headers) = (start.status, start.headers.clone());
-        self.record.response_head(status, &headers, self.elapsed_ms());
+        let (status, mut headers) = (start.status, start.headers.clone());
+        self.record.response_head(status, &mut headers, self.elapsed_ms());
         let mut relay = Relay::new(start, std::mem::replace(&mut self.record, Recorder::off()));
         let first = first.map(|chunk| relay.chunk(&chunk));
         if relay.is_broken() {
             // Already longer than its content-length: answer, not a head and a cut.
-            let (_, record) = relay.fail();
+            let (_, record) = relay.fail("the upstream sent more than its content-length");
             self.record = record;
-            return self.broke_off(out, forward, &Stop::Upstream("more than its content-length".into()));
+            return self.reply(out, forward.exchange.error(&ProxyError::BadGateway(BROKE_OFF.into())));
         }
         let Some((client_body, client)) = start_response(out, status, &headers) else {
             return;
@@ -206,25 +250,23 @@ impl Exchange {
         };
         let (ending, record) = match (outcome, client_error) {
             (_, Some(why)) | (Err(Stop::ClientGone(why)), _) => {
-                eprintln!("apex-ai-proxy: the client went away mid-response: {why}");
-                (Ending::Truncate, relay.client_gone())
+                (Ending::Truncate, relay.client_gone(&format!("the client went away mid-response: {why}")))
             }
             (Ok(()), None) if !relay.is_broken() => relay.end(),
-            (Ok(()), None) => {
-                eprintln!("apex-ai-proxy: upstream {host} sent more than its content-length");
-                relay.fail()
-            }
-            (Err(stop), None) => {
-                eprintln!("apex-ai-proxy: upstream {host} body: {stop}");
-                relay.fail()
-            }
+            (Ok(()), None) => relay.fail("the upstream sent more than its content-length"),
+            (Err(stop), None) => relay.fail(&format!("the upstream body broke off: {stop}")),
         };
         self.record = record;
-        if let Ending::Finish(bytes) = ending
-            && send(&bytes).is_ok()
-        {
-            drop(client);
-            let _ = OutgoingBody::finish(client_body, None);
+        if let Ending::Finish(bytes) = ending {
+            match send(&bytes) {
+                Ok(()) => {
+                    drop(client);
+                    let _ = OutgoingBody::finish(client_body, None);
+                }
+                Err(why) => {
+                    self.record.failed(Side::Client, &format!("the client went away at the end: {why}"))
+                }
+            }
         }
         // Otherwise the body is dropped unfinished: the client sees a truncated
         // response rather than a falsely complete one.

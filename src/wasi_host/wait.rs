@@ -55,7 +55,7 @@ pub enum ReadStop {
     End,
     /// No byte arrived by the deadline.
     TimedOut,
-    /// The stream failed; the runtime's words, for the log.
+    /// The stream failed; in plain words, for the log.
     Failed(String),
     /// `alive` said the other side is gone.
     Abandoned,
@@ -74,7 +74,7 @@ pub fn read_chunk(
             Ok(bytes) if !bytes.is_empty() => return Ok(bytes),
             Ok(_) => {}
             Err(StreamError::Closed) => return Err(ReadStop::End),
-            Err(StreamError::LastOperationFailed(e)) => return Err(ReadStop::Failed(e.to_debug_string())),
+            Err(StreamError::LastOperationFailed(e)) => return Err(ReadStop::Failed(words_of(&e))),
         }
         let ready = stream.subscribe();
         if !wait(&ready, deadline.or_within(every)) {
@@ -97,7 +97,7 @@ pub fn read_by(stream: &InputStream, deadline: Deadline) -> Result<Vec<u8>, Read
 #[derive(Debug)]
 pub enum WriteStop {
     TimedOut,
-    /// The stream failed or was closed by the reader; the runtime's words.
+    /// The stream failed or was closed by the reader; in plain words.
     Failed(String),
     /// The upstream answered while its request body was still being written.
     Answered,
@@ -125,7 +125,9 @@ impl fmt::Display for WriteStop {
 }
 
 /// Writes all of `bytes` and flushes, by `deadline`. With `answer`, stops as
-/// soon as that response arrives (the upstream answered early).
+/// soon as that response arrives (the upstream answered early). A stream the
+/// reader closes once every byte was handed over is not a failure: Spin closes
+/// a response body as soon as its declared length has been written.
 pub fn write_all(
     stream: &OutputStream,
     mut bytes: &[u8],
@@ -134,17 +136,23 @@ pub fn write_all(
 ) -> Result<(), WriteStop> {
     let failed = |e: StreamError| match e {
         StreamError::Closed => WriteStop::Failed("closed by the reader".into()),
-        StreamError::LastOperationFailed(e) => WriteStop::Failed(e.to_debug_string()),
+        StreamError::LastOperationFailed(e) => WriteStop::Failed(words_of(&e)),
     };
     let mut flushed = false;
     loop {
-        let room = stream.check_write().map_err(failed)?;
+        let room = match stream.check_write() {
+            Err(StreamError::Closed) if bytes.is_empty() => return Ok(()),
+            room => room.map_err(failed)?,
+        };
         if room > 0 {
             if bytes.is_empty() {
                 if flushed {
                     return Ok(());
                 }
-                stream.flush().map_err(failed)?;
+                match stream.flush() {
+                    Err(StreamError::Closed) => return Ok(()),
+                    flush => flush.map_err(failed)?,
+                }
                 flushed = true;
                 continue;
             }
@@ -192,4 +200,13 @@ pub fn response_by(
 /// makes it report closed).
 pub fn client_alive(stream: &OutputStream) -> bool {
     stream.check_write().is_ok()
+}
+
+/// A stream error in plain words: the HTTP error it carries, if any, as the
+/// core names it (never the runtime's enum name).
+fn words_of(error: &wasi::io::error::Error) -> String {
+    match wasi::http::types::http_error_code(error) {
+        Some(code) => super::io::kind_of(&code).words().to_owned(),
+        None => "the stream failed".to_owned(),
+    }
 }

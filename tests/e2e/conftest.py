@@ -58,6 +58,12 @@ def profiles(upstream: FakeUpstream, aepipe: FakeUpstream, silent: Silent) -> di
         # Reporting to an https aepipe whose TLS handshake never ends.
         "report_silent": {**gateway, "AEPIPE_BASE_URL": f"https://127.0.0.1:{silent.port}",
                           "AEPIPE_TOKEN": AEPIPE_TOKEN},
+        # The access log as JSON lines; and errors only.
+        "json_log": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "LOG_FORMAT": "json"},
+        "errors_only": {**gateway, "LOG_LEVEL": "error"},
+        # The example configuration's placeholder ids left in.
+        "placeholders": {**gateway, "ACCOUNT_ID": "<your Cloudflare account id>",
+                         "GATEWAY_ID": "<your AI Gateway id>"},
         # Reporting to a port where nothing listens.
         "report_refused": {**gateway, "AEPIPE_BASE_URL": f"http://127.0.0.1:{free_port()}",
                            "AEPIPE_TOKEN": AEPIPE_TOKEN},

@@ -116,7 +116,7 @@ class WasmtimeHost(Host):
     name = "wasmtime"
 
     def command(self, port, env, workdir):
-        cmd = [str(TOOLS / "wasmtime"), "serve", "-S", "cli", "--addr", f"127.0.0.1:{port}"]
+        cmd = [str(TOOLS / "wasmtime"), "serve", "-S", "cli", "--no-logging-prefix", "--addr", f"127.0.0.1:{port}"]
         for k, v in env.items():
             cmd += ["--env", f"{k}={v}"]
         # With backtraces on, wasmtime's error texts grow large: none may reach a client.

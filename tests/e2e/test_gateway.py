@@ -132,7 +132,7 @@ def test_upstream_errors_keep_status_in_the_client_dialect(url, upstream):
     r = call(url, "POST", "/v1/chat/completions", AUTH, {"model": "m#openai"})
     assert r.status == 401
     assert r.json() == {"error": {"message": "Unauthorized (code 2009)", "type": "authentication_error",
-                                  "code": 401}}
+                                  "param": None, "code": "invalid_api_key"}}
 
     upstream.reply(Reply.json({"error": {"message": "slow down", "type": "rate_limit_exceeded"}}, status=429,
                               headers=[("retry-after", "7")]))
@@ -165,9 +165,11 @@ def test_auth_is_required_and_checked(url, upstream, host):
 def test_unconfigured_gateway_fails_closed(proxies, host, upstream):
     bare = proxies.get(host, "bare")
     r = call(bare.url, "POST", "/v1/chat/completions", {"authorization": "Bearer anything"}, {"model": "m#openai"})
-    assert r.status == 500
+    assert r.status == 421, "a configuration error is a status no SDK retries"
+    assert r.json()["error"]["code"] == "proxy_not_configured"
     message = r.json()["error"]["message"]
-    assert "GATEWAY_TOKEN" in message
+    for name in ("GATEWAY_TOKEN", "ACCOUNT_ID", "GATEWAY_ID"):
+        assert f"{name} is not set" in message, message
     assert upstream.requests == []
 
 

@@ -288,7 +288,7 @@ def test_credentials_in_queries_and_headers_are_redacted(proxies, host, upstream
 def test_credentials_in_the_gateway_url_are_refused(proxies, host, upstream):
     proxy = proxies.get(host, "userinfo")
     r = call(proxy.url, "POST", "/v1/chat/completions", AUTH, {"model": "m#openai"})
-    assert r.status == 500
+    assert r.status == 421
     assert "GATEWAY_BASE_URL" in r.json()["error"]["message"]
     assert b"hunter2" not in r.body and b"admin" not in r.body
     assert upstream.requests == []

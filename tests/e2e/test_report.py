@@ -22,18 +22,31 @@ def reporting(proxies, host):
     return proxies.get(host, "report").url
 
 
-def reports(aepipe, count=2, timeout=10.0):
-    """The (point, raw entry) pairs received, once `count` calls arrived."""
-    got = aepipe.wait_for(count, timeout)
-    assert len(got) >= count, f"aepipe got {len(got)} calls, wanted {count}"
+def reports(aepipe, *responses, timeout=10.0):
+    """The (points, raw entries) reported for `responses`, in order, matched by
+    the request id each response carries. Reports go out after the response,
+    so one from an earlier test's request may still arrive during this test:
+    matching by id, never by arrival, keeps it out."""
+    ids = [r.header("x-apex-ai-proxy-request-id") for r in responses]
+    assert all(ids), "every response carries its request id"
+    deadline = time.monotonic() + timeout
+    while True:
+        got = list(aepipe.requests)
+        points = [r.json()["points"][0] for r in got if r.path == POINT_URL]
+        raws = [r.json()["logs"][0] for r in got if r.path == RAW_URL]
+        mine = ([p for p in points if p["blobs"][9] in ids], [r for r in raws if r["request_id"] in ids])
+        if (len(mine[0]) >= len(ids) and len(mine[1]) >= len(ids)) or time.monotonic() > deadline:
+            break
+        aepipe.wait_for(len(got) + 1, 0.2)
     for r in got:
         assert r.method == "POST"
         assert r.header("authorization") == f"Bearer {AEPIPE_TOKEN}"
         assert r.header("content-type") == "application/json"
-    points = [r.json()["points"][0] for r in got if r.path == POINT_URL]
-    raws = [r.json()["logs"][0] for r in got if r.path == RAW_URL]
-    assert len(points) == len(raws) == count // 2
-    return points, raws
+    for request_id in ids:
+        assert [p["blobs"][9] for p in mine[0]].count(request_id) == 1, f"one point for {request_id}"
+        assert [r["request_id"] for r in mine[1]].count(request_id) == 1, f"one raw entry for {request_id}"
+    by_id = lambda entries, key: [next(e for e in entries if key(e) == i) for i in ids]  # noqa: E731
+    return by_id(mine[0], lambda p: p["blobs"][9]), by_id(mine[1], lambda r: r["request_id"])
 
 
 def check_no_secrets(aepipe, *secrets):
@@ -48,7 +61,7 @@ def test_gateway_chat_sync(reporting, upstream, aepipe):
     r = call(reporting, "POST", "/v1/chat/completions?trace=1", {**AUTH, "content-type": "application/json",
                                                                  "cookie": "sid=cookie-secret"}, raw_body)
     assert r.status == 200
-    (point,), (raw,) = reports(aepipe)
+    (point,), (raw,) = reports(aepipe, r)
     assert point["event"] == "POST /v1/chat/completions"
     assert point["level"] == "info"
     blobs = point["blobs"]
@@ -80,7 +93,7 @@ def test_gateway_stream_usage_from_the_last_chunk(reporting, upstream, aepipe):
     r = call(reporting, "POST", "/v1/chat/completions", AUTH,
              {"model": "deepseek-v4-flash#deepseek", "stream": True, "messages": []})
     assert r.body == b"".join(SSE)
-    (point,), (raw,) = reports(aepipe)
+    (point,), (raw,) = reports(aepipe, r)
     assert point["blobs"][4] == "stream"
     assert point["doubles"][5:] == [11, 6]
     assert raw["response_body"] == b"".join(SSE).decode()
@@ -92,7 +105,7 @@ def test_translated_anthropic_stream(reporting, upstream, aepipe):
              {"model": "gpt-5.5#openai", "max_tokens": 5, "stream": True,
               "messages": [{"role": "user", "content": "x"}]})
     assert b"event: message_stop" in r.body
-    (point,), (raw,) = reports(aepipe)
+    (point,), (raw,) = reports(aepipe, r)
     assert point["blobs"][:7] == ["openai", "gpt-5.5#openai", "messages", "200", "stream", "gateway",
                                   "openai/gpt-5.5"]
     assert point["doubles"][5:] == [11, 6]
@@ -109,7 +122,7 @@ def test_passthrough(reporting, upstream, aepipe, passthrough_header, stream):
              {"x-apex-ai-proxy-provider": passthrough_header, "authorization": "Bearer sk-upstream-secret",
               "x-goog-api-key": "goog-secret"}, body, chunked=True)
     assert r.status == 200
-    (point,), (raw,) = reports(aepipe)
+    (point,), (raw,) = reports(aepipe, r)
     assert point["blobs"][:6] == [passthrough_header, "gpt-5.4", "chat_completions", "200",
                                   "stream" if stream else "sync", "passthrough"]
     assert point["doubles"][2] == len(body)
@@ -121,10 +134,11 @@ def test_passthrough(reporting, upstream, aepipe, passthrough_header, stream):
 
 
 def test_proxy_errors_are_reported(reporting, aepipe):
-    assert call(reporting, "POST", "/v1/chat/completions", {"authorization": "Bearer nope"},
-                {"model": "m#openai"}).status == 401
-    assert call(reporting, "POST", "/v1/messages", AUTH, b"{broken").status == 400
-    points, raws = reports(aepipe, count=4)
+    unauthorized = call(reporting, "POST", "/v1/chat/completions", {"authorization": "Bearer nope"},
+                        {"model": "m#openai"})
+    broken = call(reporting, "POST", "/v1/messages", AUTH, b"{broken")
+    assert (unauthorized.status, broken.status) == (401, 400)
+    points, raws = reports(aepipe, unauthorized, broken)
     by_status = {p["blobs"][3]: p for p in points}
     assert set(by_status) == {"401", "400"}
     assert all(p["level"] == "error" for p in points)
@@ -133,12 +147,15 @@ def test_proxy_errors_are_reported(reporting, aepipe):
 
 
 def test_preflight_and_health_are_not_reported(reporting, aepipe):
-    assert call(reporting, "OPTIONS", "/v1/chat/completions").status == 204
-    assert call(reporting, "GET", "/healthz").status == 200
-    assert call(reporting, "POST", "/v1/chat/completions", {"authorization": "Bearer x"}, b"{}").status == 401
-    reports(aepipe, count=2)  # the 401 arrives…
+    routine = [call(reporting, "OPTIONS", "/v1/chat/completions"), call(reporting, "GET", "/healthz")]
+    assert [r.status for r in routine] == [204, 200]
+    unauthorized = call(reporting, "POST", "/v1/chat/completions", {"authorization": "Bearer x"}, b"{}")
+    assert unauthorized.status == 401
+    reports(aepipe, unauthorized)  # the 401 arrives…
     time.sleep(0.5)
-    assert len(aepipe.requests) == 2  # …and nothing else does
+    sent = b"".join(r.body for r in aepipe.requests)
+    for r in routine:  # …and nothing of the others does
+        assert r.header("x-apex-ai-proxy-request-id").encode() not in sent
 
 
 def timed_call(url, *args, **kw):
@@ -161,10 +178,10 @@ def wait_for_log(proxy, text, timeout=10.0):
 def test_aepipe_500_changes_nothing(proxies, host, aepipe):
     proxy = proxies.get(host, "report")
     aepipe.default = lambda req: Reply.json({"ok": False}, 500)
-    for _ in range(3):
-        r, _ = chat(proxy.url)
+    answers = [chat(proxy.url)[0] for _ in range(3)]
+    for r in answers:
         assert r.status == 200 and r.json()["choices"][0]["message"]["content"] == "hello from fake"
-    reports(aepipe, count=6)
+    reports(aepipe, *answers)
     assert call(proxy.url, "GET", "/healthz").status == 200
     wait_for_log(proxy, "/v1/apex-ai-proxy/requests/ingest answered 500")
 
@@ -187,7 +204,8 @@ def test_slow_aepipe_does_not_delay_the_client(reporting, aepipe, upstream):
     r, first = chat(reporting)
     assert r.status == 200
     # While the first request's reports are still held, the next requests are served.
-    timings = [chat(reporting)[1] for _ in range(3)]
+    others = [chat(reporting) for _ in range(3)]
+    timings = [t for _, t in others]
     upstream.reply(Reply.sse(SSE))
     stream = Stream(reporting, "POST", "/v1/chat/completions", {**AUTH, "content-type": "application/json"},
                     b'{"model":"gpt-5.5#openai","stream":true}')
@@ -195,8 +213,8 @@ def test_slow_aepipe_does_not_delay_the_client(reporting, aepipe, upstream):
     assert stream.read_rest() == b"".join(SSE)
     streamed = time.monotonic() - t
     assert max([first, *timings, streamed]) < 1.5, (first, timings, streamed)
-    # The held reports still arrive: 5 requests, 2 calls each.
-    assert len(aepipe.wait_for(10, timeout=15)) == 10
+    # The held reports still arrive.
+    reports(aepipe, r, *[o for o, _ in others], timeout=15)
 
 
 ANTHROPIC_SSE = [
@@ -215,7 +233,7 @@ def test_anthropic_dialect_sync(reporting, upstream, aepipe, model, upstream_mod
     r = call(reporting, "POST", "/v1/messages", {"x-api-key": GATEWAY_TOKEN, "anthropic-version": "2023-06-01"},
              {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})
     assert r.status == 200 and r.json()["type"] == "message"
-    (point,), (raw,) = reports(aepipe)
+    (point,), (raw,) = reports(aepipe, r)
     assert point["blobs"][1:7] == [model, "messages", "200", "sync", "gateway", upstream_model]
     assert point["doubles"][5:] == tokens
     assert json.loads(raw["response_body"]) == r.json()
@@ -227,7 +245,7 @@ def test_anthropic_passthrough_stream(reporting, upstream, aepipe, passthrough_h
                                                  "x-api-key": "sk-ant-secret"},
              {"model": "claude-x", "max_tokens": 5, "stream": True, "messages": []})
     assert r.body == b"".join(ANTHROPIC_SSE)
-    (point,), _ = reports(aepipe)
+    (point,), _ = reports(aepipe, r)
     assert point["blobs"][1:6] == ["claude-x", "messages", "200", "stream", "passthrough"]
     assert point["doubles"][5:] == [30, 12]
     check_no_secrets(aepipe, "sk-ant-secret")

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use crate::passthrough::guard::AllowEntry;
 
+mod summary;
+
 /// A secret value: compared and sent upstream, never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -42,6 +44,37 @@ pub struct Timeouts {
     pub between_bytes: Duration,
 }
 
+/// Which requests get an access-log line (`LOG_LEVEL`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogLevel {
+    /// None.
+    Off,
+    /// Status 400 or more, or an upstream that failed.
+    Error,
+    /// Every request but `OPTIONS` and `/healthz`.
+    #[default]
+    Info,
+    /// Every request.
+    Debug,
+}
+
+/// The shape of an access-log line (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One readable line.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// `LOG_LEVEL` and `LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    pub level: LogLevel,
+    pub format: LogFormat,
+}
+
 /// Everything the proxy reads from its host; see SPEC §1 for the names.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -64,9 +97,31 @@ pub struct Config {
     pub gateway_models: Vec<String>,
     pub max_body_bytes: usize,
     pub upstream_timeouts: Timeouts,
+    pub log: LogSettings,
     /// Settings that were set but could not be used, in words for the operator.
     pub problems: Vec<String>,
 }
+
+/// Every setting the proxy reads, by name (hosts pass exactly these on).
+pub const SETTING_NAMES: [&str; 17] = [
+    "ACCOUNT_ID",
+    "GATEWAY_ID",
+    "GATEWAY_TOKEN",
+    "GATEWAY_BASE_URL",
+    "GATEWAY_MODELS",
+    "AZURE_RESOURCE",
+    "AZURE_API_VERSION",
+    "AEPIPE_BASE_URL",
+    "AEPIPE_TOKEN",
+    "PASSTHROUGH_ALLOWED_HOSTS",
+    "PASSTHROUGH_ALLOW_PRIVATE",
+    "MAX_BODY_BYTES",
+    "UPSTREAM_CONNECT_TIMEOUT_MS",
+    "UPSTREAM_FIRST_BYTE_TIMEOUT_MS",
+    "UPSTREAM_IDLE_TIMEOUT_MS",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+];
 
 pub const DEFAULT_GATEWAY_BASE_URL: &str = "https://gateway.ai.cloudflare.com/v1";
 pub const DEFAULT_AZURE_API_VERSION: &str = "2025-04-01-preview";
@@ -87,10 +142,26 @@ impl Config {
             let value = text(name).unwrap_or_default();
             value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
         };
-        let millis = |name: &str, default: Duration| {
-            text(name).and_then(|v| v.parse::<u64>().ok()).map_or(default, Duration::from_millis)
-        };
         let mut problems = Vec::new();
+        let number = |name: &str, problems: &mut Vec<String>| {
+            let value = text(name)?;
+            let parsed = value.parse::<u64>().ok().filter(|n| *n > 0);
+            if parsed.is_none() {
+                problems.push(format!("{name} must be a whole number above 0; using the default"));
+            }
+            parsed
+        };
+        let mut millis = |name: &str, default: Duration| {
+            number(name, &mut problems).map_or(default, Duration::from_millis)
+        };
+        let upstream_timeouts = Timeouts {
+            connect: millis("UPSTREAM_CONNECT_TIMEOUT_MS", DEFAULT_TIMEOUTS.connect),
+            first_byte: millis("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", DEFAULT_TIMEOUTS.first_byte),
+            between_bytes: millis("UPSTREAM_IDLE_TIMEOUT_MS", DEFAULT_TIMEOUTS.between_bytes),
+        };
+        let max_body_bytes = number("MAX_BODY_BYTES", &mut problems)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES);
         let gateway_base_url = base_url("GATEWAY_BASE_URL", text("GATEWAY_BASE_URL"))
             .unwrap_or_else(|| Ok(DEFAULT_GATEWAY_BASE_URL.to_owned()));
         if let Err(problem) = &gateway_base_url {
@@ -117,6 +188,26 @@ impl Config {
             }
             entries
         });
+        let log = LogSettings {
+            level: match text("LOG_LEVEL").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("info") => LogLevel::Info,
+                Some("off" | "none" | "quiet") => LogLevel::Off,
+                Some("error" | "errors") => LogLevel::Error,
+                Some("debug" | "all") => LogLevel::Debug,
+                Some(_) => {
+                    problems.push("LOG_LEVEL must be off, error, info or debug; using info".into());
+                    LogLevel::Info
+                }
+            },
+            format: match text("LOG_FORMAT").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(_) => {
+                    problems.push("LOG_FORMAT must be text or json; using text".into());
+                    LogFormat::Text
+                }
+            },
+        };
         Config {
             account_id: text("ACCOUNT_ID"),
             gateway_id: text("GATEWAY_ID"),
@@ -134,14 +225,9 @@ impl Config {
                 .into_iter()
                 .filter(|m| crate::gateway::providers::ModelRef::parse(m).is_ok())
                 .collect(),
-            max_body_bytes: text("MAX_BODY_BYTES")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
-            upstream_timeouts: Timeouts {
-                connect: millis("UPSTREAM_CONNECT_TIMEOUT_MS", DEFAULT_TIMEOUTS.connect),
-                first_byte: millis("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", DEFAULT_TIMEOUTS.first_byte),
-                between_bytes: millis("UPSTREAM_IDLE_TIMEOUT_MS", DEFAULT_TIMEOUTS.between_bytes),
-            },
+            max_body_bytes,
+            upstream_timeouts,
+            log,
             problems,
         }
     }
@@ -218,6 +304,7 @@ mod tests {
         assert_eq!(c.gateway_token, None);
         assert_eq!(c.account_id, None);
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(c.problems, ["MAX_BODY_BYTES must be a whole number above 0; using the default"]);
     }
 
     #[test]
@@ -232,6 +319,21 @@ mod tests {
         assert_eq!(c.passthrough_allowed_hosts, Some(Vec::new()), "a list of typos allows nothing");
         assert_eq!(c.problems.len(), 3);
         assert!(!format!("{:?}", c.problems).contains("pw"), "user-info never echoed");
+    }
+
+    #[test]
+    fn every_name_read_is_listed() {
+        let read = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|name| {
+            read.borrow_mut().push(name.to_owned());
+            None
+        });
+        let mut read = read.into_inner();
+        read.sort();
+        read.dedup();
+        let mut listed = SETTING_NAMES.map(str::to_owned).to_vec();
+        listed.sort();
+        assert_eq!(read, listed);
     }
 
     #[test]
