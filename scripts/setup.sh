@@ -84,7 +84,7 @@ cargo_tool() {
   local have
   have=$("$TOOLS/cargo/bin/$bin" --version 2>/dev/null | head -1 | awk '{print $NF}') || true
   if [ "$have" != "$version" ]; then
-    log "building $crate $version from crates.io (once; ~12 min for the Worker tools on 2 cores)"
+    log "building $crate $version from crates.io (once; about 5 min for both Worker tools on 2 cores)"
     cargo install --quiet "$crate" --version "$version" --root "$TOOLS/cargo" "$@"
   fi
 }

@@ -61,6 +61,7 @@ def profiles(upstream: FakeUpstream, aepipe: FakeUpstream, silent: Silent) -> di
         # The access log as JSON lines; and errors only.
         "json_log": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "LOG_FORMAT": "json"},
         "errors_only": {**gateway, "LOG_LEVEL": "error"},
+        "debug_log": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "LOG_LEVEL": "debug"},
         # The example configuration's placeholder ids left in.
         "placeholders": {**gateway, "ACCOUNT_ID": "<your Cloudflare account id>",
                          "GATEWAY_ID": "<your AI Gateway id>"},

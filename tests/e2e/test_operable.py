@@ -95,6 +95,16 @@ def test_errors_only(proxies, host):
     assert ok.header(ID) not in proxy.log_text()
 
 
+def test_debug_adds_health_checks_and_the_runtimes_words(proxies, host):
+    proxy = proxies.get(host, "debug_log")
+    health = call(proxy.url, "GET", "/healthz")
+    assert " GET /healthz 200 " in line_of(proxy, health)
+    before = proxy.log_text().count("apex-ai-proxy: upstream: ")
+    down = call(proxy.url, "POST", "/v1/chat/completions", {HEADER: f"http://127.0.0.1:{free_port()}"}, b"{}")
+    assert down.status == 502 and " failed=upstream: " in line_of(proxy, down)
+    assert proxy.log_text().count("apex-ai-proxy: upstream: ") == before + 1, proxy.log_text()[-2000:]
+
+
 # 2. Which side failed: the reporting race, made to happen -----------------------
 
 def test_a_client_that_hangs_up_mid_response_is_not_an_upstream_error(proxies, host, upstream, aepipe):
