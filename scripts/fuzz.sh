@@ -26,7 +26,11 @@ for target in "${targets[@]}"; do
   if ! ../.tools/cargo/bin/cargo-fuzz run --sanitizer none "$target" "corpus/$target" -- \
       -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 > "$log" 2>&1; then
     tail -40 "$log" >&2
-    echo "fuzz.sh: $target failed (the crashing input is under fuzz/artifacts/$target)" >&2
+    if grep -q "failed to build fuzz script" "$log"; then
+      echo "fuzz.sh: $target did not build (the errors are above)" >&2
+    else
+      echo "fuzz.sh: $target failed (the crashing input is under fuzz/artifacts/$target)" >&2
+    fi
     exit 1
   fi
   grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | tr '\n' ' ' >&2

@@ -53,12 +53,12 @@ pub fn line(settings: &LogSettings, view: &View, unix_ms: u64) -> Option<String>
             let fields = [
                 ("time", json!(time)),
                 ("method", json!(view.method)),
-                ("path", json!(view.path)),
+                ("path", json!(capped(view.path, PATH_CAP))),
                 ("status", json!(view.status)),
                 ("mode", json!(i.mode.as_str())),
-                ("provider", json!(i.provider)),
-                ("model", json!(i.model)),
-                ("upstream_model", json!(i.upstream_model)),
+                ("provider", json!(capped(&i.provider, FIELD_CAP))),
+                ("model", json!(capped(&i.model, FIELD_CAP))),
+                ("upstream_model", json!(capped(&i.upstream_model, FIELD_CAP))),
                 ("upstream_host", json!(i.upstream_host)),
                 ("ttfb_ms", json!(super::point::round(view.ttfb_ms))),
                 ("duration_ms", json!(super::point::round(view.duration_ms))),
@@ -66,27 +66,28 @@ pub fn line(settings: &LogSettings, view: &View, unix_ms: u64) -> Option<String>
                 ("response_bytes", json!(view.response_bytes)),
                 ("request_id", json!(view.request_id)),
                 ("failed_side", json!(failure.map(|(side, _)| side))),
-                ("failure", json!(failure.map(|(_, why)| why))),
+                ("failure", json!(failure.map(|(_, why)| capped(why, PATH_CAP)))),
             ];
             let body: Vec<String> =
                 fields.iter().map(|(name, value)| format!("\"{name}\":{value}")).collect();
             format!("{{{}}}", body.join(","))
         }
         LogFormat::Text => {
-            let or_dash = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
             let model = match (i.model.is_empty(), i.upstream_model.is_empty() || i.upstream_model == i.model)
             {
                 (true, _) => "-".to_owned(),
-                (false, true) => i.model.clone(),
-                (false, false) => format!("{}->{}", i.model, i.upstream_model),
+                (false, true) => token(&i.model, FIELD_CAP),
+                (false, false) => {
+                    format!("{}->{}", token(&i.model, FIELD_CAP), token(&i.upstream_model, FIELD_CAP))
+                }
             };
             let mut line = format!(
                 "{time} {} {} {} {} {} {model} ttfb={:.1}ms total={:.1}ms in={}B out={}B id={}",
-                view.method,
-                view.path,
+                token(view.method, FIELD_CAP),
+                token(view.path, PATH_CAP),
                 view.status,
                 i.mode.as_str(),
-                or_dash(&i.provider),
+                token(&i.provider, FIELD_CAP),
                 view.ttfb_ms,
                 view.duration_ms,
                 view.request_bytes,
@@ -94,11 +95,45 @@ pub fn line(settings: &LogSettings, view: &View, unix_ms: u64) -> Option<String>
                 view.request_id,
             );
             if let Some((side, why)) = failure {
-                line.push_str(&format!(" failed={side}: {why}"));
+                line.push_str(&format!(" failed={side}: {}", escaped(&capped(why, PATH_CAP), false)));
             }
             line
         }
     })
+}
+
+/// The longest model, provider or method a line shows, in bytes.
+const FIELD_CAP: usize = 256;
+/// The longest path or failure text a line shows, in bytes.
+const PATH_CAP: usize = 1024;
+
+/// One space-free field of a text line: `-` when empty, control characters
+/// and spaces escaped (a client's model cannot start a forged line), cut at
+/// `cap` bytes.
+fn token(s: &str, cap: usize) -> String {
+    if s.is_empty() { "-".to_owned() } else { escaped(&capped(s, cap), true) }
+}
+
+/// `s` cut at `cap` bytes (on a character boundary), marked with `…`.
+fn capped(s: &str, cap: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= cap {
+        return s.into();
+    }
+    let mut end = cap;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end]).into()
+}
+
+/// Control characters (and with `spaces`, whitespace) as `\u{..}` escapes.
+fn escaped(s: &str, spaces: bool) -> String {
+    s.chars()
+        .map(|c| match c.is_control() || (spaces && c.is_whitespace()) {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// `unix_ms` as `2026-11-28T07:31:50.005Z`.
@@ -179,6 +214,19 @@ mod tests {
             (out["status"].clone(), out["failed_side"].clone()),
             (json!(200), serde_json::Value::Null)
         );
+    }
+
+    #[test]
+    fn a_client_cannot_forge_a_line() {
+        let forged = RouteInfo { model: "m\n2026-01-01T00:00:00.000Z GET /admin 200".into(), ..info() };
+        let text = line(&LogSettings::default(), &view(&forged, None), 0).unwrap();
+        assert!(!text.contains('\n') && text.contains("m\\u{a}2026-01-01T00:00:00.000Z\\u{20}GET"), "{text}");
+        let huge = RouteInfo { model: "é".repeat(10_000), ..info() };
+        let text = line(&LogSettings::default(), &view(&huge, None), 0).unwrap();
+        assert!(text.len() < 1000, "{}", text.len());
+        let json = LogSettings { format: LogFormat::Json, ..LogSettings::default() };
+        let text = line(&json, &view(&forged, None), 0).unwrap();
+        assert!(!text.contains('\n'));
     }
 
     #[test]
