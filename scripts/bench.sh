@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Proxy overhead on loopback, one run: direct vs through wasmtime serve (with and
-# without aepipe reporting) vs the Cloudflare Worker in workerd; prints figures
-# and the artefact sizes. Usage: scripts/bench.sh [--concurrency N] [--seconds S]
+# Proxy cost on loopback, one run: a small chat request direct vs through
+# wasmtime serve (gateway with the access log on and off, with aepipe reporting,
+# passthrough) and through the Cloudflare Worker in workerd (gateway,
+# passthrough, reporting); prints req/s, p50/p99, CPU per request of each host's
+# process tree, and the artefact sizes (benches/overhead/).
+# Usage: scripts/bench.sh [--concurrency N] [--seconds S] [--serve-flags "FLAGS"]
+#                         [--settings "K=V ..."] [--only LABEL-PREFIX,...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh

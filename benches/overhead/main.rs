@@ -1,0 +1,244 @@
+//! Proxy cost on loopback, in one run: the same small non-streaming chat
+//! request straight to a fast fake upstream, and through each host under test:
+//! the component on `wasmtime serve` in gateway mode (routing, auth and the
+//! body rewrite all run; the access log goes to a file), the same with
+//! `LOG_LEVEL=off`, with aepipe reporting on (the fake also plays aepipe), and
+//! in passthrough mode; with `--node`/`--worker-build`/`--miniflare`, the
+//! Cloudflare Worker in workerd in gateway mode, passthrough mode and with
+//! reporting on. Prints requests/s, p50/p99 latency, CPU per request (user +
+//! system time of the host's process tree, from `/proc`), the overhead and the
+//! costs of the access log and of reporting. Figures, not pass/fail.
+//!
+//! `scripts/bench.sh` builds and runs it; options: `--concurrency N`
+//! (default 8), `--seconds S` per target (default 5), `--serve-flags "…"`
+//! (extra `wasmtime serve` flags), `--settings "K=V …"` (extra settings for
+//! every host), `--only PREFIX,…` (only the targets whose label starts so),
+//! `--wasmtime PATH`, `--component PATH`.
+//! `BENCH_DEBUG=1` prints each failed request.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cpu;
+mod hosts;
+mod http;
+
+use std::time::Duration;
+
+use http::Target;
+
+const TOKEN: &str = "bench-token";
+const BODY: &str = r#"{"model":"gpt-5.5#openai","messages":[{"role":"user","content":"Say hello in five words."}],"max_tokens":32}"#;
+const ANSWER: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"openai/gpt-5.5","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there, how are you?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}"#;
+
+struct Options {
+    concurrency: usize,
+    seconds: u64,
+    wasmtime: String,
+    component: String,
+    /// `node` and the Worker build: when both are given, the Worker in workerd
+    /// (through tests/e2e/workerd_host.mjs and Miniflare) is measured too.
+    node: Option<String>,
+    worker_build: Option<String>,
+    miniflare: Option<String>,
+    /// Extra `wasmtime serve` flags (e.g. `-O pooling-allocator`).
+    serve_flags: Vec<String>,
+    /// Extra settings for every host under test (`K=V`).
+    settings: Vec<(String, String)>,
+    /// Only the targets whose label starts with one of these.
+    only: Vec<String>,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        concurrency: 8,
+        seconds: 5,
+        wasmtime: ".tools/wasmtime".into(),
+        component: "target/wasm32-wasip2/release/apex_ai_proxy.wasm".into(),
+        node: None,
+        worker_build: None,
+        miniflare: None,
+        serve_flags: Vec::new(),
+        settings: Vec::new(),
+        only: Vec::new(),
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--concurrency" => o.concurrency = value.parse().expect("--concurrency N"),
+            "--seconds" => o.seconds = value.parse().expect("--seconds S"),
+            "--wasmtime" => o.wasmtime = value,
+            "--component" => o.component = value,
+            "--node" => o.node = Some(value),
+            "--worker-build" => o.worker_build = Some(value),
+            "--miniflare" => o.miniflare = Some(value),
+            "--serve-flags" => o.serve_flags = value.split_whitespace().map(str::to_owned).collect(),
+            "--settings" => {
+                o.settings = value
+                    .split_whitespace()
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            }
+            "--only" => o.only = value.split(',').map(str::to_owned).collect(),
+            // cargo bench passes --bench to every bench binary.
+            "--bench" => {
+                i += 1;
+                continue;
+            }
+            other => {
+                eprintln!("overhead: unknown argument {other}; see scripts/bench.sh --help");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+/// One measured row.
+struct Row {
+    label: &'static str,
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    /// Host CPU per request, in ms (`None` for the direct row).
+    cpu: Option<f64>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Warms `target` up for a second, then loads it and reads its host's CPU.
+fn measure(target: &Target, pid: Option<u32>, o: &Options) -> Row {
+    http::load(target, o.concurrency, 1);
+    let before = pid.map(cpu::by_process);
+    let r = http::load(target, o.concurrency, o.seconds);
+    let after = pid.map(cpu::by_process);
+    if std::env::var_os("BENCH_DEBUG").is_some()
+        && let (Some(before), Some(after)) = (&before, &after)
+    {
+        for (i, (name, spent)) in after.iter().enumerate() {
+            let was = before.get(i).map_or(Duration::ZERO, |(_, d)| *d);
+            eprintln!(
+                "  {name}: {:.3} ms/req",
+                spent.saturating_sub(was).as_secs_f64() * 1000.0 / r.requests.max(1) as f64
+            );
+        }
+    }
+    let total = |list: &Vec<(String, Duration)>| list.iter().map(|(_, d)| *d).sum::<Duration>();
+    let used = after.as_ref().zip(before.as_ref()).map(|(a, b)| total(a).saturating_sub(total(b)));
+    let rps = r.requests as f64 / r.elapsed.as_secs_f64();
+    let (p50, p99) = (percentile(&r.latencies, 0.50), percentile(&r.latencies, 0.99));
+    let cpu = used.map(|d| d.as_secs_f64() * 1000.0 / r.requests.max(1) as f64);
+    let cpu_text = cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.3}"));
+    println!("{:<32} {:>9.0} {:>9.3} {:>9.3} {:>10} {:>7}", target.label, rps, p50, p99, cpu_text, r.errors);
+    Row { label: target.label, rps, p50, p99, cpu }
+}
+
+fn main() {
+    let o = options();
+    let upstream = http::fake_upstream();
+    let logs = std::env::temp_dir().join(format!("apex-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let quiet = [("LOG_LEVEL".to_owned(), "off".to_owned())];
+    let proxy = hosts::wasmtime(&o, upstream, &[], &logs.join("proxy.log"));
+    let proxy_quiet = hosts::wasmtime(&o, upstream, &quiet, &logs.join("quiet.log"));
+    let proxy_report = hosts::wasmtime(&o, upstream, &hosts::reporting(upstream), &logs.join("report.log"));
+    let worker = hosts::worker(&o, upstream, &[]);
+    let worker_report = hosts::worker(&o, upstream, &hosts::reporting(upstream));
+    let floor = hosts::floor_worker(&o, upstream);
+    let gateway =
+        |label, port| Target { label, port, path: "/v1/chat/completions".into(), headers: String::new() };
+    let passthrough = |label, port| Target {
+        label,
+        port,
+        path: "/v1/acc/gw/compat/chat/completions".into(),
+        headers: format!("x-apex-ai-proxy-provider: http://127.0.0.1:{upstream}\r\n"),
+    };
+    let mut targets = vec![
+        (
+            Target {
+                label: "direct",
+                port: upstream,
+                path: "/v1/acc/gw/compat/chat/completions".into(),
+                headers: String::new(),
+            },
+            None,
+        ),
+        (gateway("wasmtime gateway (log on)", proxy.port), Some(proxy.pid())),
+        (gateway("wasmtime gateway, LOG_LEVEL=off", proxy_quiet.port), Some(proxy_quiet.pid())),
+        (gateway("wasmtime gateway + aepipe", proxy_report.port), Some(proxy_report.pid())),
+        (passthrough("wasmtime passthrough", proxy.port), Some(proxy.pid())),
+    ];
+    if let (Some(w), Some(wr)) = (&worker, &worker_report) {
+        targets.push((gateway("worker gateway", w.port), Some(w.pid())));
+        targets.push((passthrough("worker passthrough", w.port), Some(w.pid())));
+        targets.push((gateway("worker gateway + aepipe", wr.port), Some(wr.pid())));
+    }
+    if let Some(f) = &floor {
+        targets.push((gateway("workerd floor: JS forwarder", f.port), Some(f.pid())));
+    }
+    let flags = if o.serve_flags.is_empty() {
+        String::new()
+    } else {
+        format!(", serve flags: {}", o.serve_flags.join(" "))
+    };
+    println!(
+        "apex-ai-proxy cost bench: {} connections, {} s per target, loopback{flags}",
+        o.concurrency, o.seconds
+    );
+    println!(
+        "{:<32} {:>9} {:>9} {:>9} {:>10} {:>7}",
+        "target", "req/s", "p50 ms", "p99 ms", "cpu ms/req", "errors"
+    );
+    let chosen = |t: &Target| o.only.is_empty() || o.only.iter().any(|p| t.label.starts_with(p.as_str()));
+    let rows: Vec<Row> =
+        targets.iter().filter(|(t, _)| chosen(t)).map(|(target, pid)| measure(target, *pid, &o)).collect();
+    let row = |label: &str| rows.iter().find(|r| r.label == label);
+    let cpu = |r: &Row| r.cpu.unwrap_or(f64::NAN);
+    if let (Some(direct), Some(proxied), Some(quiet), Some(reported)) = (
+        row("direct"),
+        row("wasmtime gateway (log on)"),
+        row("wasmtime gateway, LOG_LEVEL=off"),
+        row("wasmtime gateway + aepipe"),
+    ) {
+        println!(
+            "overhead on wasmtime: p50 +{:.3} ms, p99 +{:.3} ms, throughput {:.3}x of direct",
+            proxied.p50 - direct.p50,
+            proxied.p99 - direct.p99,
+            proxied.rps / direct.rps
+        );
+        let lines = std::fs::read_to_string(logs.join("proxy.log")).map(|t| t.lines().count()).unwrap_or(0);
+        println!(
+            "access log ({lines} lines to a file): p50 {:+.3} ms, cpu {:+.3} ms/req, throughput {:.2}x of LOG_LEVEL=off",
+            proxied.p50 - quiet.p50,
+            cpu(proxied) - cpu(quiet),
+            proxied.rps / quiet.rps
+        );
+        println!(
+            "aepipe reporting on wasmtime: p50 {:+.3} ms, cpu {:+.3} ms/req ({:.2}x), throughput {:.2}x",
+            reported.p50 - proxied.p50,
+            cpu(reported) - cpu(proxied),
+            cpu(reported) / cpu(proxied),
+            reported.rps / proxied.rps
+        );
+    }
+    if let (Some(w), Some(wr)) = (row("worker gateway"), row("worker gateway + aepipe")) {
+        println!(
+            "aepipe reporting on the Worker: cpu {:+.3} ms/req ({:.2}x), throughput {:.2}x",
+            cpu(wr) - cpu(w),
+            cpu(wr) / cpu(w),
+            wr.rps / w.rps
+        );
+    }
+    let size = std::fs::metadata(&o.component).map(|m| m.len()).unwrap_or(0);
+    println!("component: {} ({size} bytes)", o.component);
+    drop((proxy, proxy_quiet, proxy_report, worker, worker_report, floor));
+    let _ = std::fs::remove_dir_all(&logs);
+}
