@@ -54,7 +54,8 @@ impl Buffered {
         Buffered { status, headers, dialect, whole, body: Vec::new(), over_cap: false }
     }
 
-    fn cap(&self) -> usize {
+    /// How many bytes of the body the core reads; past them it answers without.
+    pub fn cap(&self) -> usize {
         match self.whole {
             Whole::Error => ERROR_BODY_CAP,
             Whole::AnthropicMessage { .. } | Whole::Response(_) => COMPLETION_CAP,

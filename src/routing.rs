@@ -231,7 +231,18 @@ pub(crate) fn upstream_uri(url: &str, what: impl FnOnce(String) -> ProxyError) -
 pub fn unique_id() -> String {
     use std::hash::{BuildHasher, RandomState};
     let state = RandomState::new();
-    format!("{:016x}{:016x}", state.hash_one(1u8), state.hash_one(2u8))
+    let seed = ID_SEED.load(std::sync::atomic::Ordering::Relaxed);
+    format!("{:016x}{:016x}", state.hash_one((seed, 1u8)), state.hash_one((seed, 2u8)))
+}
+
+/// Host entropy mixed into [`unique_id`].
+static ID_SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Gives [`unique_id`] entropy from the host. Needed where std has none of its
+/// own (wasm32-unknown-unknown, the Worker: its ids would repeat from one
+/// isolate to the next); harmless elsewhere.
+pub fn seed_ids(entropy: u64) {
+    ID_SEED.store(entropy, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// `chat_completions`, `messages`, `count_tokens`, `models`, or the path itself:

@@ -4,9 +4,10 @@
 //! Worker's log, never to a client.
 
 mod body;
-mod cancel;
 mod convert;
+mod io;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,12 +15,10 @@ use apex_ai_proxy::report::{Recorder, Side, new_request_id};
 use apex_ai_proxy::response::{FailureKind, Reply, UpstreamFailure, error_reply};
 use apex_ai_proxy::routing::{Forward, ForwardBody, Step, plan, request_dialect};
 use apex_ai_proxy::{Config, ProxyError};
-use futures_util::future::{Either, select};
-use worker::{AbortSignal, Context, Date, Delay, Env, Fetch, Request, Response, event};
+use web_sys::{Request, Response};
+use worker::{Context, Date, Env, event};
 
-use crate::body::Relayed;
-use crate::cancel::Cancel;
-use crate::convert::BodyError;
+use crate::io::{BodyError, Upstream};
 
 /// Secrets: the Secrets Store binding first, then a plain Worker secret or var.
 const SECRETS: [(&str, &str); 2] = [("GATEWAY_TOKEN", "GatewayToken"), ("AEPIPE_TOKEN", "AepipeToken")];
@@ -28,11 +27,13 @@ const SECRETS: [(&str, &str); 2] = [("GATEWAY_TOKEN", "GatewayToken"), ("AEPIPE_
 static ANNOUNCED: AtomicBool = AtomicBool::new(false);
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = Date::now().as_millis();
     let cfg = config(&env).await;
     if !ANNOUNCED.swap(true, Ordering::Relaxed) {
-        // Once per isolate, the startup banner of the WASI serve script.
+        // Once per isolate: the startup banner of the WASI serve script, and
+        // entropy for ids (wasm32-unknown-unknown has none of its own).
+        apex_ai_proxy::routing::seed_ids(entropy());
         for line in cfg.summary() {
             worker::console_log!("apex-ai-proxy {}: {line}", apex_ai_proxy::VERSION);
         }
@@ -44,12 +45,12 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         let error = ProxyError::BadRequest(format!(
             "header {name} is not valid UTF-8; a Cloudflare Worker cannot forward it as sent"
         ));
-        return answer(error_reply(&error, request_dialect(&head)), record, cfg, &ctx, elapsed());
+        return Ok(answer(error_reply(&error, request_dialect(&head)), record, cfg, &ctx, elapsed()));
     }
     let planned = match plan(&cfg, &head) {
         Step::Forward(forward) => Ok(*forward),
         Step::Respond(reply) => Err(reply),
-        Step::NeedBody(need) => match convert::read_body(&mut req, need.limit()).await {
+        Step::NeedBody(need) => match io::read_body(&req, need.limit()).await {
             Ok(bytes) => {
                 record.request_chunk(&bytes);
                 need.with_body(&cfg, bytes)
@@ -63,28 +64,32 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     };
     let forward = match planned {
         Ok(forward) => forward,
-        Err(reply) => return answer(reply, record, cfg, &ctx, elapsed()),
+        Err(reply) => return Ok(answer(reply, record, cfg, &ctx, elapsed())),
     };
     record.route(&forward.exchange.info);
-    let cancel = Cancel::new(&req)?;
-    let sent = match send(&forward, &mut req, &mut record, &cancel.signal()).await {
-        Ok(response) => response,
-        Err(Sent::Reply(reply)) => return answer(reply, record, cfg, &ctx, elapsed()),
+    let upstream = Upstream::new(&req.signal());
+    let status = match send(&forward, &req, &mut record, &upstream).await {
+        Ok(status) => status,
+        Err(Sent::Reply(reply)) => return Ok(answer(reply, record, cfg, &ctx, elapsed())),
         Err(Sent::Failed(failure)) => {
-            cancel.stop(); // a fetch past its deadline is stopped, not left running
+            upstream.stop(); // a fetch past its deadline is stopped, not left running
             body::runtime_note(&cfg, "upstream", &failure);
-            let (side, why) = cancel.blame(forward.exchange.describe(&failure));
+            let (side, why) = upstream.blame(forward.exchange.describe(&failure));
             record.failed(side, &why);
-            return answer(forward.exchange.on_failure(&failure), record, cfg, &ctx, elapsed());
+            return Ok(answer(forward.exchange.on_failure(&failure), record, cfg, &ctx, elapsed()));
         }
     };
     let idle = forward.timeouts.between_bytes;
-    let relayed =
-        body::respond(&forward.exchange, sent, record, cfg.clone(), &ctx, started, idle, cancel).await?;
-    match relayed {
-        Relayed::Streaming(response) => Ok(response),
-        Relayed::Whole(reply, record) => answer(reply, record, cfg, &ctx, elapsed()),
+    match body::respond(&forward.exchange, upstream, status, record, cfg.clone(), &ctx, started, idle).await {
+        body::Relayed::Streaming(response) => Ok(response),
+        body::Relayed::Whole(reply, record) => Ok(answer(reply, record, cfg, &ctx, elapsed())),
     }
+}
+
+/// 64 bits from the runtime's random source.
+fn entropy() -> u64 {
+    let half = || (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
+    (half() << 32) ^ half()
 }
 
 /// Why the upstream call gave no response to relay.
@@ -93,19 +98,20 @@ enum Sent {
     Failed(UpstreamFailure),
 }
 
-/// Fetches `forward`. A Worker cannot tell connecting from waiting, so the
-/// first-byte limit bounds the whole wait for the response head.
+/// Fetches `forward`; the status of its answer. A Worker cannot tell
+/// connecting from waiting, so the first-byte limit bounds the whole wait for
+/// the response head.
 async fn send(
     forward: &Forward,
-    req: &mut Request,
+    req: &Request,
     record: &mut Recorder,
-    signal: &AbortSignal,
-) -> Result<Response, Sent> {
+    upstream: &Upstream,
+) -> Result<u16, Sent> {
     let read;
-    let bytes: &[u8] = match &forward.body {
+    let body: &[u8] = match &forward.body {
         ForwardBody::Bytes(bytes) => bytes,
         // Workers read the client's body (up to the limit) before sending it on.
-        ForwardBody::StreamClient { limit } => match convert::read_body(req, *limit).await {
+        ForwardBody::StreamClient { limit } => match io::read_body(req, *limit).await {
             Ok(bytes) => {
                 record.request_chunk(&bytes);
                 read = bytes;
@@ -121,29 +127,21 @@ async fn send(
             }
         },
     };
-    let request = convert::outgoing(&forward.method, &forward.uri.to_string(), &forward.headers, bytes)
-        .map_err(|e| Sent::Failed(UpstreamFailure::new(FailureKind::Other, e.to_string())))?;
-    let limit = forward.timeouts.first_byte;
-    let fetch = Fetch::Request(request);
-    let outcome = select(Box::pin(fetch.send_with_signal(signal)), Box::pin(Delay::from(limit))).await;
-    match outcome {
-        Either::Left((Ok(response), _)) => Ok(response),
-        Either::Left((Err(e), _)) => Err(Sent::Failed(convert::fetch_failure_of(&e, &forward.uri))),
-        Either::Right(_) => Err(Sent::Failed(UpstreamFailure::new(
+    let (limit, idle) = (forward.timeouts.first_byte, forward.timeouts.between_bytes);
+    let headers = convert::header_text(&forward.headers);
+    let url = forward.uri.to_string();
+    match upstream.send(forward.method.as_str(), &url, &headers, body, limit, idle).await {
+        Ok(Some(status)) => Ok(status),
+        Ok(None) => Err(Sent::Failed(UpstreamFailure::new(
             FailureKind::ResponseTimeout,
             format!("no response within {} ms", limit.as_millis()),
         ))),
+        Err(why) => Err(Sent::Failed(convert::fetch_failure_of(&why, &forward.uri))),
     }
 }
 
 /// Answers `reply`, then logs and reports it.
-fn answer(
-    mut reply: Reply,
-    mut record: Recorder,
-    cfg: Config,
-    ctx: &Context,
-    ttfb_ms: f64,
-) -> worker::Result<Response> {
+fn answer(mut reply: Reply, mut record: Recorder, cfg: Config, ctx: &Context, ttfb_ms: f64) -> Response {
     record.reply(&mut reply, ttfb_ms);
     if record.is_on() {
         ctx.wait_until(body::report(record, cfg, ttfb_ms));
@@ -154,8 +152,31 @@ fn answer(
     convert::response(reply)
 }
 
-/// The configuration from `vars`, with secrets resolved first (they are async).
+/// How long an isolate keeps its configuration: reading the two Secrets Store
+/// secrets is a call to another service each, 0.8 ms of CPU per request
+/// (measured with scripts/bench.sh). A rotated secret is used within a minute.
+const CONFIG_TTL_MS: u64 = 60_000;
+
+thread_local! {
+    /// This isolate's configuration and when it was read.
+    static CONFIG: RefCell<Option<(u64, Config)>> = const { RefCell::new(None) };
+}
+
+/// The configuration, read again once it is older than [`CONFIG_TTL_MS`].
 async fn config(env: &Env) -> Config {
+    let now = Date::now().as_millis();
+    let cached =
+        CONFIG.with_borrow(|c| c.as_ref().filter(|(at, _)| now.saturating_sub(*at) < CONFIG_TTL_MS).cloned());
+    if let Some((_, cfg)) = cached {
+        return cfg;
+    }
+    let cfg = read_config(env).await;
+    CONFIG.set(Some((now, cfg.clone())));
+    cfg
+}
+
+/// The configuration from `vars`, with secrets resolved first (they are async).
+async fn read_config(env: &Env) -> Config {
     let mut secrets = HashMap::new();
     for (name, binding) in SECRETS {
         // A binding whose secret was never created answers Err, not Ok(None).

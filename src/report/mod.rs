@@ -192,6 +192,14 @@ impl Recorder {
         }
     }
 
+    /// `bytes` more of the response sent, passed by the host without this
+    /// record seeing them (only when nothing is captured: [`Recorder::is_on`]
+    /// is false).
+    pub fn response_counted(&mut self, bytes: u64) {
+        debug_assert!(self.captured.is_none(), "a captured body must be pushed, not counted");
+        self.facts.response_bytes += bytes;
+    }
+
     /// A complete proxy answer, sent at `ttfb_ms` (its head gets the request id).
     pub fn reply(&mut self, reply: &mut Reply, ttfb_ms: f64) {
         if let Some(info) = reply.extensions().get::<RouteInfo>() {

@@ -1,0 +1,347 @@
+// The Worker's I/O, on the JavaScript side of the wasm boundary (io.rs binds
+// it). Crossing that boundary is what a Rust Worker pays for: per header, per
+// chunk, per timer and per promise. So here headers cross as one string, the
+// upstream fetch and its deadline run in one call, and a body the proxy passes
+// unchanged is pumped here and never enters wasm. The rules are the core's
+// (src/relay.rs): the head waits for the body's first bytes, a declared length
+// is verified before the last byte goes out, a body never ends falsely
+// complete, and every wait is bounded.
+
+/** Headers as one string, `name\nvalue\n…` (neither may hold a newline). */
+export function headerText(headers) {
+  let text = '';
+  for (const [name, value] of headers) text += name + '\n' + value + '\n';
+  return text;
+}
+
+function fromText(text) {
+  const headers = new Headers();
+  const parts = text.split('\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  return headers;
+}
+
+/** A response for the client: `body` is bytes, a stream, or null. */
+export function respond(status, headers, body) {
+  return new Response(body, { status, headers: fromText(headers) });
+}
+
+/** The runtime's words for a failure. */
+function words(error) {
+  return String(error?.message ?? error);
+}
+
+/** A read or a wait that gave up, in the core's words. */
+class Silent extends Error {}
+
+/**
+ * A failure as Rust reads it: [true, the core's words] for a wait that gave
+ * up, [false, the runtime's words] for anything else.
+ */
+function failure(error) {
+  return error instanceof Silent ? [true, error.message] : [false, words(error)];
+}
+
+/** Resolves to `promise`'s value, or rejects with `Silent` after `ms`. */
+function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Silent(`${what} for more than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The client's body, read whole: bytes, or null once it passes `limit`
+ * bytes. A body that breaks off rejects, never reads as a shorter one.
+ */
+export async function readBody(request, limit) {
+  if (request.body === null) return new Uint8Array(0);
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  if (declared > limit) return null;
+  if (declared <= limit) {
+    // workerd holds a body with a content-length to exactly that length.
+    try {
+      return new Uint8Array(await request.arrayBuffer());
+    } catch (e) {
+      throw words(e);
+    }
+  }
+  const reader = request.body.getReader();
+  const chunks = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > limit) {
+        reader.cancel().catch(() => {});
+        return null;
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    throw words(e);
+  }
+  return join(chunks, total);
+}
+
+function join(chunks, total) {
+  if (chunks.length === 1) return chunks[0];
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
+
+/** Posts a report; resolves to null when the receiver took it, else the problem in words. */
+export async function post(url, headers, body, ms) {
+  try {
+    const response = await within(fetch(url, { method: 'POST', headers: fromText(headers), body }), ms, 'waited');
+    response.body?.cancel().catch(() => {});
+    return response.ok ? null : `answered ${response.status}`;
+  } catch (e) {
+    return e instanceof Silent ? 'timed out' : `failed: ${words(e)}`;
+  }
+}
+
+/**
+ * One upstream exchange. `client` is the incoming request's signal (workerd's
+ * `enable_request_signal`): the fetch ends when the client hangs up or the
+ * proxy stops it, and the signal tells whose fault a broken exchange was.
+ *
+ * Every wait is bounded by one watchdog per exchange, not a timer per read:
+ * `expect` moves its deadline, and when the deadline passes the watchdog
+ * stops the fetch, which fails whatever read is pending.
+ */
+export class Upstream {
+  constructor(client) {
+    this.client = client ?? null;
+    this.stopper = new AbortController();
+    if (this.client !== null) {
+      if (this.client.aborted) this.stopper.abort();
+      else this.client.addEventListener('abort', () => this.stopper.abort(), { once: true });
+    }
+    this.response = null;
+    this.reader = null;
+    this.first = undefined;
+    this.firstFailure = null;
+    this.ended = false;
+    this.deadline = 0;
+    this.timer = undefined;
+    this.barked = null;
+  }
+
+  /** Stops the fetch and its body (again is harmless). */
+  stop() {
+    this.stopper.abort();
+    this.settle();
+  }
+
+  /** Whether the client hung up. */
+  clientGone() {
+    return this.client !== null && this.client.aborted;
+  }
+
+  /** Something must happen within `ms`, or the exchange is stopped as `what`. */
+  expect(ms, what) {
+    this.deadline = Date.now() + ms;
+    this.what = `${what} for more than ${ms} ms`;
+    if (this.timer === undefined) this.timer = setTimeout(() => this.bark(), ms);
+  }
+
+  bark() {
+    this.timer = undefined;
+    if (this.deadline === 0) return;
+    const left = this.deadline - Date.now();
+    if (left > 0) {
+      this.timer = setTimeout(() => this.bark(), left);
+    } else {
+      this.barked = this.what;
+      this.stopper.abort();
+    }
+  }
+
+  /** Nothing more to wait for. */
+  settle() {
+    this.deadline = 0;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** [true, the core's words] when the watchdog stopped the exchange, else `failure`'s pair. */
+  failure(error) {
+    return this.barked !== null ? [true, this.barked] : failure(error);
+  }
+
+  /**
+   * Sends the request (redirects are relayed, not followed) and waits for the
+   * head within `ms`, then for the body's first bytes within `idle` (so an
+   * upstream that fails before them gets a 502, not a head and a cut body).
+   * Resolves to the status, or 0 when no head came in time; rejects with the
+   * runtime's words.
+   */
+  async send(method, url, headers, body, ms, idle) {
+    const init = { method, headers: fromText(headers), redirect: 'manual', signal: this.stopper.signal };
+    if (body.length > 0) init.body = body;
+    this.expect(ms, 'waited');
+    try {
+      this.response = await fetch(url, init);
+    } catch (e) {
+      this.settle();
+      if (this.barked !== null) return 0;
+      throw words(e);
+    }
+    try {
+      this.first = await this.read(idle);
+      const declared = Number(this.response.headers.get('content-length') ?? NaN);
+      if (this.first !== undefined && this.first.length >= declared) {
+        // All the declared bytes at once (a small answer, the usual case):
+        // one more read says whether the body ended there, and then it goes
+        // out whole, with no stream to pump.
+        const more = await this.read(idle);
+        this.ended = more === undefined;
+        if (more !== undefined) this.first = join([this.first, more], this.first.length + more.length);
+      }
+    } catch (e) {
+      this.firstFailure = this.failure(e);
+    }
+    return this.response.status;
+  }
+
+  /** Whether the body has ended with the first bytes (which are then all of it). */
+  isWhole() {
+    return this.ended;
+  }
+
+  /** The response headers (after `send`). */
+  headers() {
+    return headerText(this.response.headers);
+  }
+
+  /** The next body chunk (undefined at the end); the exchange stops after `ms` of silence. */
+  async read(ms) {
+    if (this.reader === null) {
+      if (this.response.body === null) {
+        this.settle();
+        return undefined;
+      }
+      this.reader = this.response.body.getReader();
+    }
+    this.expect(ms, 'silent');
+    const { done, value } = await this.reader.read();
+    // Paused until the next read: a client slow to take the bytes is not an
+    // upstream gone silent.
+    this.deadline = 0;
+    if (done) this.settle();
+    return done ? undefined : value;
+  }
+
+  /**
+   * The first bytes `send` read, once: their length (-1 for an empty body),
+   * or throws `failure`'s pair when the body broke off before them.
+   */
+  firstBytes() {
+    if (this.firstFailure !== null) throw this.firstFailure;
+    return this.first === undefined ? -1 : this.first.length;
+  }
+
+  /** The first bytes, once (for Rust's relay). */
+  takeFirst() {
+    const first = this.first;
+    this.first = undefined;
+    return first;
+  }
+
+  /** `read` for Rust (the first bytes first): rejects with `failure`'s pair. */
+  async next(ms) {
+    if (this.first !== undefined) return this.takeFirst();
+    try {
+      return await this.read(ms);
+    } catch (e) {
+      throw this.failure(e);
+    }
+  }
+
+  /**
+   * Reads the body whole, up to just past `cap` bytes (the core judges the
+   * rest), each read bounded by `ms`.
+   */
+  async readAll(cap, ms) {
+    this.firstBytes();
+    const chunks = [];
+    let total = 0;
+    try {
+      for (let chunk = await this.next(ms); chunk !== undefined; chunk = await this.next(ms)) {
+        chunks.push(chunk);
+        total += chunk.length;
+        if (total > cap) break;
+      }
+    } finally {
+      this.settle();
+    }
+    return join(chunks, total);
+  }
+
+  /**
+   * The body for the client, passed unchanged after `firstBytes`: as a
+   * fixed-length body when `declared` >= 0, so a short one shows as short.
+   * `done` then resolves to [bytes sent, who broke it off: 0 nobody, 1 the
+   * upstream, 2 the client, 3 the upstream's body (then `failure`'s pair)].
+   */
+  pass(declared, ms) {
+    const { readable, writable } = declared >= 0 ? new FixedLengthStream(declared) : new TransformStream();
+    this.done = this.pump(writable.getWriter(), declared, ms);
+    return readable;
+  }
+
+  async pump(writer, declared, ms) {
+    let sent = 0;
+    let seen = 0;
+    let held = null;
+    let chunk = this.takeFirst();
+    let clientSide = false;
+    try {
+      while (chunk !== undefined) {
+        seen += chunk.length;
+        if (declared >= 0) {
+          if (seen > declared) throw 'the upstream sent more than its content-length';
+          if (seen === declared && chunk.length > 0) {
+            // The last byte waits for the upstream's end to confirm the length.
+            held = chunk.subarray(chunk.length - 1);
+            chunk = chunk.subarray(0, chunk.length - 1);
+          }
+        }
+        clientSide = true;
+        if (chunk.length > 0) await writer.write(chunk);
+        clientSide = false;
+        sent += chunk.length;
+        try {
+          chunk = await this.read(ms);
+        } catch (e) {
+          throw { broke: this.failure(e) };
+        }
+      }
+      if (declared >= 0 && seen !== declared) {
+        throw `the upstream body ended after ${seen} of its ${declared} declared bytes`;
+      }
+      clientSide = true;
+      if (held !== null) {
+        await writer.write(held);
+        sent += 1;
+      }
+      await writer.close();
+      return [sent, 0];
+    } catch (e) {
+      this.stop();
+      writer.abort(e).catch(() => {});
+      if (clientSide || this.clientGone()) return [sent, 2];
+      if (e?.broke !== undefined) return [sent, 3, ...e.broke];
+      return [sent, 1, words(e)];
+    }
+  }
+}
