@@ -71,18 +71,23 @@ pub async fn respond(
     record.response_head(start.status, &mut start.headers, elapsed());
     let (status, headers, length) =
         (start.status.as_u16(), convert::header_text(&start.headers), start.length);
-    let body = if matches!(start.body, BodyFilter::Pass) && !record.is_on() {
+    let pass = matches!(start.body, BodyFilter::Pass);
+    if pass && first.zip(length).is_some_and(|(first, length)| first > length) {
+        return too_long(exchange, &upstream, Relay::new(start, record));
+    }
+    if pass && upstream.is_whole() {
+        // The whole body has arrived, at its declared length: it goes out as
+        // bytes, and the request is done.
+        let body = upstream.whole();
+        match record.is_on() {
+            true => record.response_chunk(&js_sys::Uint8Array::new(&body).to_vec()),
+            false => record.response_counted(first.unwrap_or(0)),
+        }
+        settle(record, cfg, ctx, elapsed());
+        return Relayed::Streaming(io::respond(status, &headers, &body));
+    }
+    let body = if pass && !record.is_on() {
         // Nothing to change, nothing to capture: the bytes stay in JavaScript.
-        if first.zip(length).is_some_and(|(first, length)| first > length) {
-            return too_long(exchange, &upstream, Relay::new(start, record));
-        }
-        if upstream.is_whole() {
-            // The whole body has arrived, at its declared length: it goes out
-            // as bytes, and the request is done.
-            record.response_counted(first.unwrap_or(0));
-            log(record.finish(&cfg, elapsed(), Date::now().as_millis()).log);
-            return Relayed::Streaming(io::respond(status, &headers, &upstream.whole()));
-        }
         let body = upstream.pass(length, idle);
         // The log line waits for the body's end (or the client's hang-up).
         ctx.wait_until(async move {
@@ -228,6 +233,17 @@ impl Drop for Pump {
                 let _ = done.send(relay.client_gone(CLIENT_GONE));
             }
         }
+    }
+}
+
+/// Ends a request whose response is complete: the log line now, or, with
+/// reporting on, the log line and the reports past the response.
+pub fn settle(record: Recorder, cfg: Config, ctx: &Context, duration_ms: f64) {
+    if record.is_on() {
+        ctx.wait_until(report(record, cfg, duration_ms));
+    } else {
+        // Nothing to send: the log line is written now.
+        log(record.finish(&cfg, duration_ms, Date::now().as_millis()).log);
     }
 }
 

@@ -143,12 +143,7 @@ async fn send(
 /// Answers `reply`, then logs and reports it.
 fn answer(mut reply: Reply, mut record: Recorder, cfg: Config, ctx: &Context, ttfb_ms: f64) -> Response {
     record.reply(&mut reply, ttfb_ms);
-    if record.is_on() {
-        ctx.wait_until(body::report(record, cfg, ttfb_ms));
-    } else {
-        // Nothing to send: the log line is written now.
-        body::log(record.finish(&cfg, ttfb_ms, Date::now().as_millis()).log);
-    }
+    body::settle(record, cfg, ctx, ttfb_ms);
     convert::response(reply)
 }
 
