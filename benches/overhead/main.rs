@@ -237,8 +237,38 @@ fn main() {
             wr.rps / w.rps
         );
     }
+    if let Some((n, built, sent)) = report_timings(&logs.join("report.log")) {
+        println!(
+            "aepipe reports on wasmtime, {n} requests: built (ours) {built:.0} us, sent (host, wall clock) {sent:.0} us per request"
+        );
+    }
     let size = std::fs::metadata(&o.component).map(|m| m.len()).unwrap_or(0);
     println!("component: {} ({size} bytes)", o.component);
     drop((proxy, proxy_quiet, proxy_report, worker, worker_report, floor));
-    let _ = std::fs::remove_dir_all(&logs);
+    match std::env::var_os("BENCH_DEBUG") {
+        Some(_) => println!("hosts' logs kept in {}", logs.display()),
+        None => {
+            let _ = std::fs::remove_dir_all(&logs);
+        }
+    }
+}
+
+/// The mean time to build and to send a request's reports, from the
+/// component's own `LOG_LEVEL=debug` lines (`--settings LOG_LEVEL=debug`).
+fn report_timings(log: &std::path::Path) -> Option<(usize, f64, f64)> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let timings: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.split_once("reports built in ")?.1;
+            let (built, rest) = rest.split_once(" µs, sent in ")?;
+            let sent = rest.strip_suffix(" µs")?;
+            Some((built.parse().ok()?, sent.parse().ok()?))
+        })
+        .collect();
+    let n = timings.len();
+    (n > 0).then(|| {
+        let (built, sent) = timings.iter().fold((0.0, 0.0), |(b, s), (x, y)| (b + x, s + y));
+        (n, built / n as f64, sent / n as f64)
+    })
 }

@@ -1,7 +1,8 @@
 //! Bounded body capture and incremental token metering, fed chunk by chunk as
 //! bodies pass: fixed memory, and never a reason to hold a chunk back.
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::translate::sse::SseDecoder;
 
@@ -79,9 +80,7 @@ impl UsageMeter {
     pub fn push(&mut self, chunk: &[u8]) {
         let Some(sse) = &mut self.sse else { return };
         for data in sse.push(chunk) {
-            if let Ok(event) = serde_json::from_str::<Value>(&data) {
-                apply(&mut self.tokens, &event);
-            }
+            apply(&mut self.tokens, data.as_bytes());
         }
         if sse.overflowed() {
             self.sse = None;
@@ -94,44 +93,79 @@ impl UsageMeter {
         match &mut self.sse {
             Some(sse) => {
                 for data in sse.finish() {
-                    if let Ok(event) = serde_json::from_str::<Value>(&data) {
-                        apply(&mut self.tokens, &event);
-                    }
+                    apply(&mut self.tokens, data.as_bytes());
                 }
             }
             None if self.stopped => {}
-            None => {
-                if let Ok(body) = serde_json::from_slice::<Value>(whole_body) {
-                    apply(&mut self.tokens, &body);
-                }
-            }
+            None => apply(&mut self.tokens, whole_body),
         }
         self.tokens
     }
 }
 
-/// Updates `tokens` from one JSON body or event that may carry usage.
-fn apply(tokens: &mut Tokens, v: &Value) {
-    // Chat and Messages bodies carry `usage`; Anthropic's `message_start`
-    // carries `message.usage`; Responses events carry `response.usage`.
-    let usage = v
-        .get("usage")
-        .or_else(|| v.pointer("/message/usage"))
-        .or_else(|| v.pointer("/response/usage"))
-        .filter(|u| u.is_object());
+/// Where a body or event may carry `usage`: chat and Messages bodies at the
+/// top; Anthropic's `message_start` in `message`; Responses events in
+/// `response`. Borrowed raw values: nothing else in the body is built.
+#[derive(Deserialize)]
+struct Carrier<'a> {
+    #[serde(borrow, default)]
+    usage: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    response: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Nested<'a> {
+    #[serde(borrow, default)]
+    usage: Option<&'a RawValue>,
+}
+
+/// The counts a `usage` object may hold, in either dialect.
+#[derive(Deserialize, Default)]
+struct Usage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+}
+
+/// A `usage` object (anything else, `null` included, is none).
+fn usage_of(raw: Option<&RawValue>) -> Option<Usage> {
+    raw.filter(|r| r.get().starts_with('{')).and_then(|r| serde_json::from_str(r.get()).ok())
+}
+
+fn nested_usage(raw: Option<&RawValue>) -> Option<Usage> {
+    let nested: Nested =
+        raw.filter(|r| r.get().starts_with('{')).and_then(|r| serde_json::from_str(r.get()).ok())?;
+    usage_of(nested.usage)
+}
+
+/// Updates `tokens` from one JSON body or event that may carry usage. Most
+/// stream events carry none: they are passed over without being parsed.
+fn apply(tokens: &mut Tokens, json: &[u8]) {
+    if !json.windows(5).any(|w| w == b"usage") {
+        return;
+    }
+    let Ok(carrier) = serde_json::from_slice::<Carrier>(json) else { return };
+    let usage = usage_of(carrier.usage)
+        .or_else(|| nested_usage(carrier.message))
+        .or_else(|| nested_usage(carrier.response));
     let Some(usage) = usage else { return };
-    let n = |key: &str| usage.get(key).and_then(Value::as_u64);
     // OpenAI: prompt/completion; Anthropic: input (+ cache) / output.
-    if let Some(prompt) = n("prompt_tokens") {
+    if let Some(prompt) = usage.prompt_tokens {
         tokens.input = prompt;
-    } else if let Some(input) = n("input_tokens") {
+    } else if let Some(input) = usage.input_tokens {
         let cached =
-            n("cache_read_input_tokens").unwrap_or(0) + n("cache_creation_input_tokens").unwrap_or(0);
+            usage.cache_read_input_tokens.unwrap_or(0) + usage.cache_creation_input_tokens.unwrap_or(0);
         if input + cached > 0 || tokens.input == 0 {
             tokens.input = input + cached;
         }
     }
-    if let Some(output) = n("completion_tokens").or_else(|| n("output_tokens")) {
+    if let Some(output) = usage.completion_tokens.or(usage.output_tokens) {
         tokens.output = output;
     }
 }

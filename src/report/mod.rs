@@ -21,7 +21,6 @@ use http::request::Parts;
 use http::{Method, StatusCode};
 
 use crate::config::Config;
-use crate::json_body::JsonBody;
 use crate::response::Reply;
 use crate::routing::{Mode, PROVIDER_HEADER, RouteInfo};
 use capture::{Capture, UsageMeter};
@@ -252,15 +251,26 @@ fn facts_view(f: &Facts, duration_ms: f64) -> access::View<'_> {
 
 /// The two aepipe calls (none when reporting is off). A passthrough request's
 /// model is read from its captured body.
+/// What a report reads of a request body the route did not parse
+/// (passthrough): two fields, borrowed and read only if well-typed.
+#[derive(serde::Deserialize)]
+struct ModelAndStream<'a> {
+    #[serde(borrow, default)]
+    model: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    stream: Option<&'a serde_json::value::RawValue>,
+}
+
 fn aepipe_calls(cfg: &Config, f: &mut Facts, c: Captured, duration_ms: f64) -> Vec<AepipeCall> {
     let (Some(base), Some(token)) = (&cfg.aepipe_base_url, &cfg.aepipe_token) else {
         return Vec::new();
     };
     if f.info.model.is_empty()
-        && let Ok(body) = JsonBody::parse(c.request.bytes().to_vec())
+        && let Ok(body) = serde_json::from_slice::<ModelAndStream>(c.request.bytes())
     {
-        f.info.model = body.model().unwrap_or_default().to_owned();
-        f.info.stream = f.info.stream || body.stream();
+        let model = body.model.and_then(|m| serde_json::from_str::<std::borrow::Cow<str>>(m.get()).ok());
+        f.info.model = model.unwrap_or_default().into_owned();
+        f.info.stream = f.info.stream || body.stream.is_some_and(|s| s.get() == "true");
     }
     let Captured { url, request_headers, request, response_headers, response, usage } = c;
     let tokens = usage.finish(response.bytes());
@@ -270,22 +280,19 @@ fn aepipe_calls(cfg: &Config, f: &mut Facts, c: Captured, duration_ms: f64) -> V
         cache_status: crate::headers::text(&response_headers, "cf-aig-cache-status").unwrap_or_default(),
         tokens,
     };
-    let raw = point::raw_entry(&facts, &url, &request_headers, &request, &response_headers, &response);
+    let raw = point::raw_payload(&facts, &url, &request_headers, &request, &response_headers, &response);
     let auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()));
     let mut headers = HeaderMap::new();
     headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(auth) = auth {
         headers.insert(HeaderName::from_static("authorization"), auth);
     }
-    let call = |logstore: &str, body: serde_json::Value| AepipeCall {
+    let call = |logstore: &str, body: Vec<u8>| AepipeCall {
         url: format!("{base}/v1/apex-ai-proxy/{logstore}"),
         headers: headers.clone(),
-        body: body.to_string().into_bytes(),
+        body,
     };
-    vec![
-        call("requests/ingest", serde_json::json!({"points": [point::point(&facts)]})),
-        call("raw/log", serde_json::json!({"logs": [raw]})),
-    ]
+    vec![call("requests/ingest", point::points_payload(&facts)), call("raw/log", raw)]
 }
 
 /// A request id for reports and logs: distinct per request within a process.

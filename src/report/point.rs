@@ -3,7 +3,7 @@
 //! working; new fields go at the end.
 
 use http::HeaderMap;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::access::View;
 use super::capture::{Capture, Tokens};
@@ -76,51 +76,104 @@ impl Facts<'_> {
 }
 
 /// The Analytics Engine point.
-pub fn point(f: &Facts) -> Value {
-    json!({"event": f.event(), "level": f.level(), "blobs": f.blobs(), "doubles": f.doubles()})
+#[derive(Serialize)]
+struct Point<'a> {
+    event: String,
+    level: &'a str,
+    blobs: [String; BLOBS],
+    doubles: [f64; DOUBLES],
+}
+
+/// The `requests` payload, `{"points": [point]}`, serialized straight from
+/// the facts (no intermediate JSON tree: reporting runs on every request).
+pub fn points_payload(f: &Facts) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Points<'a> {
+        points: [Point<'a>; 1],
+    }
+    let point = Point { event: f.event(), level: f.level(), blobs: f.blobs(), doubles: f.doubles() };
+    to_json(&Points { points: [point] })
 }
 
 /// The raw log entry: the same fields, plus URL, headers and bodies.
-pub fn raw_entry(
+#[derive(Serialize)]
+struct RawEntry<'a> {
+    message: String,
+    level: &'a str,
+    provider: &'a str,
+    model: &'a str,
+    endpoint_type: &'a str,
+    status: u16,
+    stream: bool,
+    mode: &'a str,
+    upstream_model: &'a str,
+    upstream_host: &'a str,
+    cache_status: &'a str,
+    request_id: &'a str,
+    duration_ms: f64,
+    ttfb_ms: f64,
+    request_bytes: u64,
+    response_bytes: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    url: String,
+    request_headers: redact::Headers<'a>,
+    response_headers: redact::Headers<'a>,
+    request_body: String,
+    response_body: String,
+    failed_side: &'a str,
+}
+
+/// The `raw` payload, `{"logs": [entry]}`, serialized straight from the facts.
+pub fn raw_payload(
     f: &Facts,
     url: &str,
     request_headers: &HeaderMap,
     request: &Capture,
     response_headers: &HeaderMap,
     response: &Capture,
-) -> Value {
+) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Logs<'a> {
+        logs: [RawEntry<'a>; 1],
+    }
     let v = f.view;
     let target = match (v.info.provider.is_empty(), v.info.model.is_empty()) {
         (true, true) => String::new(),
         _ => format!(" [{}/{}]", v.info.provider, v.info.model),
     };
-    let message = format!("{} {} {}ms{target}", f.event(), v.status, round(v.duration_ms));
-    json!({
-        "message": message,
-        "level": f.level(),
-        "provider": v.info.provider,
-        "model": v.info.model,
-        "endpoint_type": v.info.endpoint_type,
-        "status": v.status,
-        "stream": v.info.stream,
-        "mode": v.info.mode.as_str(),
-        "upstream_model": v.info.upstream_model,
-        "upstream_host": v.info.upstream_host,
-        "cache_status": f.cache_status,
-        "request_id": v.request_id,
-        "duration_ms": round(v.duration_ms),
-        "ttfb_ms": round(v.ttfb_ms),
-        "request_bytes": v.request_bytes,
-        "response_bytes": v.response_bytes,
-        "input_tokens": f.tokens.input,
-        "output_tokens": f.tokens.output,
-        "url": redact::url(url),
-        "request_headers": redact::headers(request_headers),
-        "response_headers": redact::headers(response_headers),
-        "request_body": request.text(),
-        "response_body": response.text(),
-        "failed_side": v.failed.map_or("", |(side, _)| side.as_str()),
-    })
+    let entry = RawEntry {
+        message: format!("{} {} {}ms{target}", f.event(), v.status, round(v.duration_ms)),
+        level: f.level(),
+        provider: &v.info.provider,
+        model: &v.info.model,
+        endpoint_type: &v.info.endpoint_type,
+        status: v.status,
+        stream: v.info.stream,
+        mode: v.info.mode.as_str(),
+        upstream_model: &v.info.upstream_model,
+        upstream_host: &v.info.upstream_host,
+        cache_status: f.cache_status,
+        request_id: v.request_id,
+        duration_ms: round(v.duration_ms),
+        ttfb_ms: round(v.ttfb_ms),
+        request_bytes: v.request_bytes,
+        response_bytes: v.response_bytes,
+        input_tokens: f.tokens.input,
+        output_tokens: f.tokens.output,
+        url: redact::url(url),
+        request_headers: redact::Headers(request_headers),
+        response_headers: redact::Headers(response_headers),
+        request_body: request.text(),
+        response_body: response.text(),
+        failed_side: v.failed.map_or("", |(side, _)| side.as_str()),
+    };
+    to_json(&Logs { logs: [entry] })
+}
+
+fn to_json(payload: &impl Serialize) -> Vec<u8> {
+    // Strings, numbers and string maps only: serializing cannot fail.
+    serde_json::to_vec(payload).unwrap_or_default()
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.

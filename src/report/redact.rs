@@ -3,7 +3,7 @@
 //! are the prompts and answers the raw log exists for); see the README.
 
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Header names whose values are replaced (compared case-insensitively): the
 /// SPEC's list and the credential headers real APIs and platforms use.
@@ -80,22 +80,33 @@ fn is_secret_param(raw_name: &str) -> bool {
 }
 
 /// Headers as a JSON object (repeated names joined with `, `), secrets redacted.
-pub fn headers(map: &HeaderMap) -> Value {
-    let mut out = Map::new();
-    for name in map.keys() {
-        let value = if is_secret_header(name.as_str()) {
-            REDACTED.to_owned()
-        } else {
-            let values: Vec<String> = map
-                .get_all(name)
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .collect();
-            values.join(", ")
-        };
-        out.insert(name.as_str().to_owned(), Value::String(value));
+pub struct Headers<'a>(pub &'a HeaderMap);
+
+impl Serialize for Headers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let map = self.0;
+        let mut out = serializer.serialize_map(Some(map.keys_len()))?;
+        for name in map.keys() {
+            if is_secret_header(name.as_str()) {
+                out.serialize_entry(name.as_str(), REDACTED)?;
+                continue;
+            }
+            let mut values = map.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()));
+            let first = values.next().unwrap_or_default();
+            match values.next() {
+                None => out.serialize_entry(name.as_str(), &first)?,
+                Some(second) => {
+                    let mut joined = format!("{first}, {second}");
+                    for more in values {
+                        joined.push_str(", ");
+                        joined.push_str(&more);
+                    }
+                    out.serialize_entry(name.as_str(), &joined)?;
+                }
+            }
+        }
+        out.end()
     }
-    Value::Object(out)
 }
 
 /// A URL or path with the values of credential query parameters redacted.
@@ -133,8 +144,11 @@ mod tests {
         }
         map.append("content-type", HeaderValue::from_static("application/json"));
         map.append("anthropic-version", HeaderValue::from_static("2023-06-01"));
-        let out = headers(&map);
+        map.append("accept", HeaderValue::from_static("a"));
+        map.append("accept", HeaderValue::from_static("b"));
+        let out = serde_json::to_value(Headers(&map)).unwrap();
         assert!(!out.to_string().contains("s3cret"), "{out}");
+        assert_eq!(out["accept"], "a, b", "repeated names joined");
         assert_eq!(out["authorization"], REDACTED);
         assert_eq!(out["set-cookie"], REDACTED);
         assert_eq!(out["content-type"], "application/json");
