@@ -6,8 +6,10 @@
 # this shell is passed on; a banner says what they amount to, then one access-log
 # line per request follows on stderr.
 # Usage: scripts/serve.sh
-# Environment: APEX_ADDR (listen address, default 127.0.0.1:8787), and the
-# settings (README: Configuration), e.g. LOG_LEVEL=error, LOG_FORMAT=json.
+# Environment: APEX_ADDR (listen address, default 127.0.0.1:8787),
+# APEX_CAPACITY (concurrent requests the server is sized for, default 5000:
+# scripts/serve-flags.sh), and the settings (README: Configuration), e.g.
+# LOG_LEVEL=error, LOG_FORMAT=json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -23,4 +25,9 @@ for name in $(settings names); do
 done
 settings summary "$addr" >&2
 echo "  component: $component" >&2
-exec .tools/wasmtime serve -S cli --no-logging-prefix --addr "$addr" "${env_args[@]}" "$component"
+# As many descriptors as the system lets this shell have: the connection cap
+# below is derived from them (scripts/serve-flags.sh).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+flag_lines=$(scripts/serve-flags.sh)
+mapfile -t flags <<< "$flag_lines"
+exec .tools/wasmtime serve -S cli --no-logging-prefix --addr "$addr" "${flags[@]}" "${env_args[@]}" "$component"

