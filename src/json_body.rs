@@ -106,6 +106,12 @@ impl JsonBody {
         serde_json::from_slice(&self.bytes).map_err(|e| BodyError::NotJson(e.to_string()))
     }
 
+    /// [`JsonBody::to_value`], freeing the bytes as soon as they are parsed:
+    /// a big body is held twice at most (its bytes and its tree) and then once.
+    pub fn into_value(self) -> Result<serde_json::Value, BodyError> {
+        self.to_value()
+    }
+
     /// The body as sent.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes

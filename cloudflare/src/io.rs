@@ -89,7 +89,9 @@ pub enum Failure {
 impl Failure {
     fn of(error: JsValue) -> Failure {
         let pair = Array::from(&error);
-        let text = pair.get(1).as_string().unwrap_or_else(|| format!("{error:?}"));
+        // io.js always gives words; anything else is said to be unreadable.
+        let text =
+            pair.get(1).as_string().unwrap_or_else(|| "the runtime's failure was unreadable".to_owned());
         match pair.get(0).as_bool() {
             Some(true) => Failure::Silent(text),
             _ => Failure::Runtime(text),

@@ -84,6 +84,12 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Step, ProxyError> {
     Ok(NeedBody::step(cfg, dialect, RoutingPending::Gateway(pending)))
 }
 
+/// A translated request body, serialized once.
+fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
+    // A Value's keys are strings: serializing it cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
 impl Pending {
     /// Routes the request by its body's model.
     pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Result<Routed, ProxyError> {
@@ -123,12 +129,13 @@ impl Pending {
             }
             Endpoint::Messages => {
                 let route = chat_route(cfg, &base, &model_ref)?;
-                let request = body.to_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
+                let request = body.into_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
                 let options = RequestOptions { include_usage: model_ref.provider != Provider::Mistral };
                 let translated = to_openai(&request, &route.body_model, options)?;
+                drop(request); // a big body: two copies at most at any time
                 info.upstream_model.clone_from(&route.body_model);
                 let shape = Shape::AnthropicFromOpenAi { model: client_model };
-                (route.url, translated.to_string().into_bytes(), shape)
+                (route.url, json_bytes(&translated), shape)
             }
             Endpoint::Chat => {
                 let route = chat_route(cfg, &base, &model_ref)?;
@@ -141,15 +148,16 @@ impl Pending {
             }
             Endpoint::Responses => {
                 let route = chat_route(cfg, &base, &model_ref)?;
-                let request = body.to_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
+                let request = body.into_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
                 let options = ChatOptions {
                     include_usage: model_ref.provider != Provider::Mistral,
                     reasoning_effort: model_ref.provider.takes_reasoning_effort(),
                 };
                 let (translated, context) = to_chat(&request, &route.body_model, &client_model, options)?;
+                drop(request);
                 info.upstream_model.clone_from(&route.body_model);
                 let shape = Shape::ResponsesFromChat(Box::new(context));
-                (route.url, translated.to_string().into_bytes(), shape)
+                (route.url, json_bytes(&translated), shape)
             }
             Endpoint::Models { .. } => {
                 return Err(ProxyError::MethodNotAllowed("the models list takes no body; use GET".into()));

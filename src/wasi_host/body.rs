@@ -20,10 +20,20 @@ pub enum BodyError {
 
 /// Reads the client's whole body, stopping as soon as it passes `limit` bytes;
 /// the client may stall at most `stall` between two chunks.
-pub fn read_client(request: &IncomingRequest, limit: usize, stall: Duration) -> Result<Vec<u8>, BodyError> {
+pub fn read_client(
+    request: &IncomingRequest,
+    declared: Option<u64>,
+    limit: usize,
+    stall: Duration,
+) -> Result<Vec<u8>, BodyError> {
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
     let body = request.consume().map_err(|()| BodyError::Failed("body already consumed".into()))?;
     let stream = body.stream().map_err(|()| BodyError::Failed("body stream unavailable".into()))?;
-    let mut bytes = Vec::new();
+    // Room for the declared length at once: growing by doubling would hold
+    // up to twice a big body (the old and the new buffer) while it grows.
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n as usize));
     loop {
         match read_by(&stream, Deadline::after(stall)) {
             Ok(chunk) if bytes.len() + chunk.len() > limit => return Err(BodyError::TooLarge),

@@ -19,7 +19,7 @@ use crate::filter::BROKE_OFF;
 use crate::relay::{Ending, Relay};
 use crate::report::{Recorder, Side, new_request_id};
 use crate::response::{Answer, FailureKind, Reply, ResponseStart, UpstreamFailure, error_reply};
-use crate::routing::{Forward, Step, plan, request_dialect};
+use crate::routing::{Forward, Step, declared_length, plan, request_dialect};
 use body::{BodyError, SendError, Stop, UpstreamStream};
 use io::{start_request, start_response, wait_response};
 use wait::Deadline;
@@ -39,7 +39,12 @@ impl Guest for Component {
         match plan(&cfg, &head) {
             Step::Respond(reply) => exchange.reply(out, reply),
             Step::Forward(forward) => exchange.proxy(*forward, &request, out),
-            Step::NeedBody(need) => match body::read_client(&request, need.limit(), CLIENT_STALL_LIMIT) {
+            Step::NeedBody(need) => match body::read_client(
+                &request,
+                declared_length(&head.headers),
+                need.limit(),
+                CLIENT_STALL_LIMIT,
+            ) {
                 Ok(body) => {
                     exchange.record.request_chunk(&body);
                     match need.with_body(&cfg, body) {
