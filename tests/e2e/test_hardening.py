@@ -121,6 +121,10 @@ def raw_response(url: str, path: str, headers: dict[str, str]) -> tuple[int, dic
             break
         data += chunk
     sock.close()
+    if not data:
+        # Reset before a byte could be read (a host that resets a cut body can
+        # race its own head out of the receive buffer): nothing complete arrived.
+        return 0, {}, b"", False
     head, _, body = data.partition(b"\r\n\r\n")
     status = int(head.split(b" ")[1])
     fields = {k.strip().lower(): v.strip() for k, v in
