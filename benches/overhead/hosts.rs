@@ -68,11 +68,17 @@ pub fn reporting(upstream: u16) -> Vec<(String, String)> {
 
 /// `wasmtime serve` with `extra` settings and `flags`; stderr (the access
 /// log) to `log`, as a file the operator keeps.
-pub fn wasmtime(o: &Options, upstream: u16, extra: &[(String, String)], log: &Path) -> Host {
+pub fn wasmtime(
+    o: &Options,
+    flags: &[String],
+    upstream: u16,
+    extra: &[(String, String)],
+    log: &Path,
+) -> Host {
     let port = free_port();
     let mut command = Command::new(&o.wasmtime);
     command.args(["serve", "-S", "cli", "--no-logging-prefix", "--addr", &format!("127.0.0.1:{port}")]);
-    command.args(&o.serve_flags);
+    command.args(flags);
     for (k, v) in base_settings(upstream).iter().chain(extra).chain(&o.settings) {
         command.args(["--env", &format!("{k}={v}")]);
     }

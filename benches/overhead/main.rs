@@ -147,9 +147,15 @@ fn main() {
     let logs = std::env::temp_dir().join(format!("apex-bench-{}", std::process::id()));
     std::fs::create_dir_all(&logs).unwrap();
     let quiet = [("LOG_LEVEL".to_owned(), "off".to_owned())];
-    let proxy = hosts::wasmtime(&o, upstream, &[], &logs.join("proxy.log"));
-    let proxy_quiet = hosts::wasmtime(&o, upstream, &quiet, &logs.join("quiet.log"));
-    let proxy_report = hosts::wasmtime(&o, upstream, &hosts::reporting(upstream), &logs.join("report.log"));
+    let flags = &o.serve_flags;
+    let proxy = hosts::wasmtime(&o, flags, upstream, &[], &logs.join("proxy.log"));
+    let proxy_quiet = hosts::wasmtime(&o, flags, upstream, &quiet, &logs.join("quiet.log"));
+    let proxy_report =
+        hosts::wasmtime(&o, flags, upstream, &hosts::reporting(upstream), &logs.join("report.log"));
+    // wasmtime's own defaults: a new instance per request.
+    let proxy_plain = hosts::wasmtime(&o, &[], upstream, &[], &logs.join("plain.log"));
+    let plain_report =
+        hosts::wasmtime(&o, &[], upstream, &hosts::reporting(upstream), &logs.join("plain-report.log"));
     let worker = hosts::worker(&o, upstream, &[]);
     let worker_report = hosts::worker(&o, upstream, &hosts::reporting(upstream));
     let floor = hosts::floor_worker(&o, upstream);
@@ -175,6 +181,8 @@ fn main() {
         (gateway("wasmtime gateway, LOG_LEVEL=off", proxy_quiet.port), Some(proxy_quiet.pid())),
         (gateway("wasmtime gateway + aepipe", proxy_report.port), Some(proxy_report.pid())),
         (passthrough("wasmtime passthrough", proxy.port), Some(proxy.pid())),
+        (gateway("wasmtime gateway, no serve flags", proxy_plain.port), Some(proxy_plain.pid())),
+        (gateway("wasmtime +aepipe, no serve flags", plain_report.port), Some(plain_report.pid())),
     ];
     if let (Some(w), Some(wr)) = (&worker, &worker_report) {
         targets.push((gateway("worker gateway", w.port), Some(w.pid())));
@@ -229,6 +237,23 @@ fn main() {
             reported.rps / proxied.rps
         );
     }
+    if let (Some(shipped), Some(plain), Some(plain_report)) = (
+        row("wasmtime gateway (log on)"),
+        row("wasmtime gateway, no serve flags"),
+        row("wasmtime +aepipe, no serve flags"),
+    ) {
+        println!(
+            "serve flags (instance reuse, pool): cpu {:.3} vs {:.3} ms/req without them, throughput {:.2}x",
+            cpu(shipped),
+            cpu(plain),
+            shipped.rps / plain.rps
+        );
+        println!(
+            "aepipe reporting without the serve flags: cpu {:+.3} ms/req ({:.2}x)",
+            cpu(plain_report) - cpu(plain),
+            cpu(plain_report) / cpu(plain)
+        );
+    }
     if let (Some(w), Some(wr)) = (row("worker gateway"), row("worker gateway + aepipe")) {
         println!(
             "aepipe reporting on the Worker: cpu {:+.3} ms/req ({:.2}x), throughput {:.2}x",
@@ -244,7 +269,7 @@ fn main() {
     }
     let size = std::fs::metadata(&o.component).map(|m| m.len()).unwrap_or(0);
     println!("component: {} ({size} bytes)", o.component);
-    drop((proxy, proxy_quiet, proxy_report, worker, worker_report, floor));
+    drop((proxy, proxy_quiet, proxy_report, proxy_plain, plain_report, worker, worker_report, floor));
     match std::env::var_os("BENCH_DEBUG") {
         Some(_) => println!("hosts' logs kept in {}", logs.display()),
         None => {
