@@ -159,6 +159,9 @@ export class Upstream {
     this.first = undefined;
     this.firstFailure = null;
     this.ended = false;
+    this.requestBytes = 0;
+    this.tooLarge = false;
+    this.clientBodyFailed = null;
     this.deadline = 0;
     this.timer = undefined;
     this.barked = null;
@@ -215,7 +218,7 @@ export class Upstream {
    */
   async send(method, url, headers, body, ms, idle) {
     const init = { method, headers: fromText(headers), redirect: 'manual', signal: this.stopper.signal };
-    if (body.length > 0) init.body = body;
+    if (body !== null && body.length !== 0) init.body = body;
     this.expect(ms, 'waited');
     try {
       this.response = await fetch(url, init);
@@ -244,6 +247,59 @@ export class Upstream {
   /** Whether the body has ended with the first bytes (which are then all of it). */
   isWhole() {
     return this.ended;
+  }
+
+  /**
+   * `send` with the client's body streamed on as it arrives, counted and cut
+   * past `limit` bytes (`declared`: its content-length, or -1; a body of known
+   * length goes out with it). Resolves as `send` does, or to -1 when the body
+   * was larger than `limit`, or -2 when reading it failed (`clientBodyFailed`
+   * then holds the runtime's words).
+   */
+  async sendStreaming(method, url, headers, request, limit, declared, ms, idle) {
+    let body = null;
+    if (request.body !== null) {
+      if (declared > limit) return -1;
+      const reader = request.body.getReader();
+      body = new ReadableStream({
+        pull: async (controller) => {
+          let read;
+          try {
+            read = await reader.read();
+          } catch (e) {
+            this.clientBodyFailed = words(e);
+            controller.error(e);
+            return;
+          }
+          if (read.done) {
+            controller.close();
+            return;
+          }
+          this.requestBytes += read.value.length;
+          if (this.requestBytes > limit) {
+            this.tooLarge = true;
+            reader.cancel().catch(() => {});
+            controller.error(new Error('the request body is larger than the limit'));
+            return;
+          }
+          controller.enqueue(read.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+      if (declared >= 0) {
+        const fixed = new FixedLengthStream(declared);
+        body.pipeTo(fixed.writable).catch(() => {});
+        body = fixed.readable;
+      }
+    }
+    try {
+      const status = await this.send(method, url, headers, body, ms, idle);
+      return this.tooLarge ? -1 : this.clientBodyFailed !== null ? -2 : status;
+    } catch (e) {
+      if (this.tooLarge) return -1;
+      if (this.clientBodyFailed !== null) return -2;
+      throw e;
+    }
   }
 
   /** The response headers (after `send`). */

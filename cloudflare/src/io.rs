@@ -51,6 +51,27 @@ extern "C" {
         idle: f64,
     ) -> Result<JsValue, JsValue>;
 
+    #[wasm_bindgen(method, catch, js_name = sendStreaming)]
+    #[allow(clippy::too_many_arguments)] // one crossing, every argument it needs
+    async fn send_streaming_js(
+        this: &Upstream,
+        method: &str,
+        url: &str,
+        headers: &str,
+        request: &Request,
+        limit: f64,
+        declared: f64,
+        ms: f64,
+        idle: f64,
+    ) -> Result<JsValue, JsValue>;
+
+    /// The client's body bytes sent on by [`Upstream::send_streaming`].
+    #[wasm_bindgen(method, getter, js_name = requestBytes)]
+    pub fn request_bytes(this: &Upstream) -> f64;
+
+    #[wasm_bindgen(method, getter, js_name = clientBodyFailed)]
+    fn client_body_failed(this: &Upstream) -> Option<String>;
+
     /// The response headers, as [`header_text`] gives them.
     #[wasm_bindgen(method)]
     pub fn headers(this: &Upstream) -> String;
@@ -76,6 +97,32 @@ extern "C" {
 
     #[wasm_bindgen(method, getter)]
     fn done(this: &Upstream) -> js_sys::Promise;
+}
+
+/// What came of sending a request.
+pub enum Head {
+    /// The answer's status.
+    Status(u16),
+    /// No head within the first-byte limit.
+    Late,
+    /// The client's body passed the limit while it was streamed on.
+    TooLarge,
+    /// Reading the client's body failed (the runtime's words).
+    ClientBody(String),
+}
+
+impl Head {
+    fn of(sent: Result<JsValue, JsValue>, upstream: &Upstream) -> Result<Head, String> {
+        match sent {
+            Ok(status) => Ok(match status.as_f64() {
+                Some(s) if s > 0.0 => Head::Status(s as u16),
+                Some(-1.0) => Head::TooLarge,
+                Some(-2.0) => Head::ClientBody(upstream.client_body_failed().unwrap_or_default()),
+                _ => Head::Late,
+            }),
+            Err(why) => Err(why.as_string().unwrap_or_default()),
+        }
+    }
 }
 
 /// How a wait or a read failed.
@@ -149,9 +196,9 @@ pub async fn post(url: &str, headers: &str, body: &[u8], limit: Duration) -> Res
 }
 
 impl Upstream {
-    /// Sends the request: `Ok(Some(status))`, `Ok(None)` when no head came
-    /// within `limit`, or the runtime's words. The body's first bytes are
-    /// read too, each wait of the body bounded by `idle`.
+    /// Sends the request with `body`; the answer's head, or the runtime's
+    /// words. The body's first bytes are read too, each wait of the body
+    /// bounded by `idle`.
     pub async fn send(
         &self,
         method: &str,
@@ -160,11 +207,27 @@ impl Upstream {
         body: &[u8],
         limit: Duration,
         idle: Duration,
-    ) -> Result<Option<u16>, String> {
-        match self.send_js(method, url, headers, body, ms(limit), ms(idle)).await {
-            Ok(status) => Ok(status.as_f64().filter(|s| *s > 0.0).map(|s| s as u16)),
-            Err(why) => Err(why.as_string().unwrap_or_default()),
-        }
+    ) -> Result<Head, String> {
+        Head::of(self.send_js(method, url, headers, body, ms(limit), ms(idle)).await, self)
+    }
+
+    /// [`Upstream::send`] with the client's body streamed on as it arrives,
+    /// cut past `max` bytes; `declared` is its content-length.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_streaming(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &str,
+        request: &Request,
+        (max, declared): (usize, Option<u64>),
+        limit: Duration,
+        idle: Duration,
+    ) -> Result<Head, String> {
+        let declared = declared.map_or(-1.0, |n| n as f64);
+        let sent =
+            self.send_streaming_js(method, url, headers, request, max as f64, declared, ms(limit), ms(idle));
+        Head::of(sent.await, self)
     }
 
     /// The next body chunk, `None` at the end.

@@ -18,7 +18,7 @@ use apex_ai_proxy::{Config, ProxyError};
 use web_sys::{Request, Response};
 use worker::{Context, Date, Env, event};
 
-use crate::io::{BodyError, Upstream};
+use crate::io::{BodyError, Head, Upstream};
 
 /// Secrets: the Secrets Store binding first, then a plain Worker secret or var.
 const SECRETS: [(&str, &str); 2] = [("GATEWAY_TOKEN", "GatewayToken"), ("AEPIPE_TOKEN", "AepipeToken")];
@@ -68,7 +68,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     };
     record.route(&forward.exchange.info);
     let upstream = Upstream::new(&req.signal());
-    let status = match send(&forward, &req, &mut record, &upstream).await {
+    let declared = apex_ai_proxy::routing::declared_length(&head.headers);
+    let status = match send(&forward, &req, declared, &mut record, &upstream).await {
         Ok(status) => status,
         Err(Sent::Reply(reply)) => return Ok(answer(reply, record, cfg, &ctx, elapsed())),
         Err(Sent::Failed(failure)) => {
@@ -100,42 +101,58 @@ enum Sent {
 
 /// Fetches `forward`; the status of its answer. A Worker cannot tell
 /// connecting from waiting, so the first-byte limit bounds the whole wait for
-/// the response head.
+/// the response head. `declared` is the client's content-length.
 async fn send(
     forward: &Forward,
     req: &Request,
+    declared: Option<u64>,
     record: &mut Recorder,
     upstream: &Upstream,
 ) -> Result<u16, Sent> {
-    let read;
-    let body: &[u8] = match &forward.body {
-        ForwardBody::Bytes(bytes) => bytes,
-        // Workers read the client's body (up to the limit) before sending it on.
-        ForwardBody::StreamClient { limit } => match io::read_body(req, *limit).await {
-            Ok(bytes) => {
-                record.request_chunk(&bytes);
-                read = bytes;
-                &read
-            }
-            Err(BodyError::TooLarge) => {
-                let error = ProxyError::PayloadTooLarge { limit: *limit };
-                return Err(Sent::Reply(forward.exchange.error(&error)));
-            }
-            Err(BodyError::Failed(why)) => {
-                record.failed(Side::Client, &format!("the request body could not be read: {why}"));
-                return Err(Sent::Reply(forward.exchange.error(&ProxyError::client_body())));
-            }
-        },
-    };
     let (limit, idle) = (forward.timeouts.first_byte, forward.timeouts.between_bytes);
     let headers = convert::header_text(&forward.headers);
-    let url = forward.uri.to_string();
-    match upstream.send(forward.method.as_str(), &url, &headers, body, limit, idle).await {
-        Ok(Some(status)) => Ok(status),
-        Ok(None) => Err(Sent::Failed(UpstreamFailure::new(
+    let (method, url) = (forward.method.as_str(), forward.uri.to_string());
+    let client_body_failed = |record: &mut Recorder, why: &str| {
+        record.failed(Side::Client, &format!("the request body could not be read: {why}"));
+        Sent::Reply(forward.exchange.error(&ProxyError::client_body()))
+    };
+    let (sent, max) = match &forward.body {
+        ForwardBody::Bytes(bytes) => (upstream.send(method, &url, &headers, bytes, limit, idle).await, 0),
+        // Nothing to capture, and a declared length: the client's body streams
+        // on as it arrives, as a fixed-length body, so one that breaks off
+        // reaches the upstream short. A chunked body is read whole first:
+        // workerd would end a failed chunked body normally, and the upstream
+        // would take a cut body for a complete one.
+        ForwardBody::StreamClient { limit: max } if !record.is_on() && declared.is_some() => {
+            let sent =
+                upstream.send_streaming(method, &url, &headers, req, (*max, declared), limit, idle).await;
+            record.request_counted(upstream.request_bytes() as u64);
+            (sent, *max)
+        }
+        // A report needs the bytes, or the length is unknown: read whole first.
+        ForwardBody::StreamClient { limit: max } => match io::read_body(req, *max).await {
+            Ok(bytes) => {
+                record.request_chunk(&bytes);
+                (upstream.send(method, &url, &headers, &bytes, limit, idle).await, *max)
+            }
+            Err(BodyError::TooLarge) => (Ok(Head::TooLarge), *max),
+            Err(BodyError::Failed(why)) => return Err(client_body_failed(record, &why)),
+        },
+    };
+    match sent {
+        Ok(Head::Status(status)) => Ok(status),
+        Ok(Head::Late) => Err(Sent::Failed(UpstreamFailure::new(
             FailureKind::ResponseTimeout,
             format!("no response within {} ms", limit.as_millis()),
         ))),
+        Ok(Head::TooLarge) => {
+            upstream.stop();
+            Err(Sent::Reply(forward.exchange.error(&ProxyError::PayloadTooLarge { limit: max })))
+        }
+        Ok(Head::ClientBody(why)) => {
+            upstream.stop();
+            Err(client_body_failed(record, &why))
+        }
         Err(why) => Err(Sent::Failed(convert::fetch_failure_of(&why, &forward.uri))),
     }
 }

@@ -161,6 +161,13 @@ impl Recorder {
         }
     }
 
+    /// `bytes` more of the request sent on by the host without this record
+    /// seeing them (only when nothing is captured: [`Recorder::is_on`] is false).
+    pub fn request_counted(&mut self, bytes: u64) {
+        debug_assert!(self.captured.is_none(), "a captured body must be pushed, not counted");
+        self.facts.request_bytes += bytes;
+    }
+
     pub fn route(&mut self, info: &RouteInfo) {
         self.facts.info = info.clone();
     }

@@ -220,6 +220,34 @@ def test_a_broken_client_body_is_a_400_and_nothing_goes_upstream(url, upstream, 
     assert call(url, "GET", "/healthz").status == 200
 
 
+def test_a_client_body_shorter_than_its_length_never_reaches_the_upstream_complete(url, upstream, passthrough_header,
+                                                                                   host):
+    # The Worker streams a body of declared length on as it arrives: one that
+    # breaks off must reach the upstream short (or not at all), never as a
+    # complete body of the bytes that came.
+    partial = b'{"model":"m","messages":[]'
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {len(partial) + 60}\r\n"
+            f"content-type: application/json\r\nconnection: close\r\n{HEADER}: {passthrough_header}\r\n\r\n")
+    host_, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host_, int(port)), timeout=15)
+    sock.sendall(head.encode() + partial)
+    time.sleep(0.3)
+    sock.shutdown(socket.SHUT_WR)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    sock.close()
+    time.sleep(0.5)
+    for got in upstream.requests:
+        assert got.body != partial, "a cut body was forwarded as a complete one"
+    if data:
+        assert int(data.split(b" ")[1]) in (400, 502), data[:300]
+    assert call(url, "GET", "/healthz").status == 200
+
+
 def test_non_utf8_header_values_are_forwarded_as_bytes_or_refused(url, upstream, passthrough_header, host):
     import http.client
     port = int(url.rsplit(":", 1)[1])

@@ -60,6 +60,10 @@ def test_body_limits(url, upstream, passthrough_header):
     # Passthrough streamed body stopped at the limit.
     r = call(url, "POST", "/v1/chat/completions", {"x-apex-ai-proxy-provider": passthrough_header}, big, chunked=True)
     assert r.status == 413
+    # Passthrough body with a length: refused, or stopped at the limit.
+    r = call(url, "POST", "/v1/chat/completions", {"x-apex-ai-proxy-provider": passthrough_header}, big)
+    assert r.status == 413
+    assert upstream.requests == [] or all(len(got.body) < len(big) for got in upstream.requests)
     assert call(url, "GET", "/healthz").status == 200
 
 

@@ -47,8 +47,9 @@ def test_streamed_request_body_without_length(url, upstream, passthrough_header,
     assert r.status == 200, r.body
     got = upstream.last()
     assert hashlib.sha256(got.body).hexdigest() == hashlib.sha256(payload).hexdigest()
-    # WASI hosts stream it on as it comes; the Worker reads it (up to
-    # MAX_BODY_BYTES) first, so it knows the length (README: Cloudflare Workers).
+    # WASI hosts stream it on as it comes; the Worker reads a body without a
+    # length (up to MAX_BODY_BYTES) first, so it knows the length: workerd would
+    # end a failed chunked body normally (README: Cloudflare Workers).
     expected_length = str(len(payload)) if host == "workerd" else None
     assert got.header("content-length") == expected_length
 
