@@ -191,10 +191,15 @@ def test_passthrough_with_reporting_passes_a_huge_line_untouched(proxies, host, 
 
 # 5. The client's body: never forwarded truncated; header bytes kept ---------
 
-def send_raw(url: str, request: bytes) -> bytes:
+def send_raw(url: str, request: bytes, *, then_close_after: float | None = None) -> bytes:
+    """Sends `request` as raw bytes and reads the answer to its end;
+    `then_close_after` seconds, then half-closes (a client that stops sending)."""
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=15)
     sock.sendall(request)
+    if then_close_after is not None:
+        time.sleep(then_close_after)
+        sock.shutdown(socket.SHUT_WR)
     data = b""
     try:
         while chunk := sock.recv(65536):
@@ -220,26 +225,14 @@ def test_a_broken_client_body_is_a_400_and_nothing_goes_upstream(url, upstream, 
     assert call(url, "GET", "/healthz").status == 200
 
 
-def test_a_client_body_shorter_than_its_length_never_reaches_the_upstream_complete(url, upstream, passthrough_header,
-                                                                                   host):
+def test_a_client_body_shorter_than_its_length_never_reaches_the_upstream_complete(url, upstream, passthrough_header):
     # The Worker streams a body of declared length on as it arrives: one that
     # breaks off must reach the upstream short (or not at all), never as a
     # complete body of the bytes that came.
     partial = b'{"model":"m","messages":[]'
     head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {len(partial) + 60}\r\n"
             f"content-type: application/json\r\nconnection: close\r\n{HEADER}: {passthrough_header}\r\n\r\n")
-    host_, port = url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host_, int(port)), timeout=15)
-    sock.sendall(head.encode() + partial)
-    time.sleep(0.3)
-    sock.shutdown(socket.SHUT_WR)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except (ConnectionResetError, TimeoutError):
-        pass
-    sock.close()
+    data = send_raw(url, head.encode() + partial, then_close_after=0.3)
     time.sleep(0.5)
     for got in upstream.requests:
         assert got.body != partial, "a cut body was forwarded as a complete one"
