@@ -5,7 +5,9 @@
 # the translated /v1/messages (Anthropic in, OpenAI provider out); prints
 # completed, errors, peak open streams, RSS and CPU per stream of wasmtime
 # serve, and chunk latency from upstream write to client read
-# (benches/streams/streams.mjs). A figure, not a test: nothing is asserted.
+# (benches/streams/streams.mjs). Figures, not a timed test: nothing about time
+# is asserted, but a stream that fails (an error status, a cut or disordered
+# stream) makes it exit 1.
 # Usage: scripts/bench-streams.sh [--streams N] [--chunks C] [--interval-ms MS]
 #                                 [--mode passthrough|messages|both]
 #   defaults: 5000 streams, 20 chunks, 250 ms, both modes.
@@ -13,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 help_requested "$@"
-streams=5000 chunks=20 interval=250 modes="passthrough messages"
+streams=5000 chunks=20 interval=250 modes="passthrough messages" failed=0
 while [ $# -gt 0 ]; do
   case $1 in
     --streams) streams=$2 ;;
@@ -45,9 +47,16 @@ for mode in $modes; do
     GATEWAY_BASE_URL="$upstream/v1" PASSTHROUGH_ALLOW_PRIVATE=true LOG_LEVEL=error \
     scripts/serve.sh 2> "$work/serve.log" &
   echo $! > "$work/pid"
-  wait "$load" || { echo "bench-streams.sh: the load failed; the proxy said:" >&2; tail -5 "$work/serve.log" >&2; }
+  status=0
+  wait "$load" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "bench-streams.sh: streams failed in $mode mode; the proxy said:" >&2
+    tail -5 "$work/serve.log" >&2
+    failed=1
+  fi
   grep -m1 "capacity:" "$work/serve.log" >&2 || true
   kill "$(cat "$work/pid")" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -f "$work/pid" "$work/upstream-port"
 done
+exit "$failed"

@@ -25,3 +25,5 @@ export APEX_COMPONENT APEX_WORKER_BUILD
 APEX_COMPONENT=$(scripts/build.sh)
 APEX_WORKER_BUILD=$(scripts/build-worker.sh)
 .tools/venv/bin/python -m pytest tests/e2e -n "${APEX_TEST_WORKERS:-2}" "$@"
+echo "== concurrent-streams bench smoke (scripts/bench-streams.sh; every stream checked, no timing asserted)"
+scripts/bench-streams.sh --streams 40 --chunks 3 --interval-ms 50

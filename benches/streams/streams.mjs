@@ -157,5 +157,6 @@ console.log(
     `chunk latency (upstream write to client read) p50 ${pct(50).toFixed(2)} ms p99 ${pct(99).toFixed(2)} ms, wall ${wall.toFixed(1)} s`,
 );
 for (const [why, count] of errors) console.log(`  ${count} x ${why}`);
-process.exit(0);
+// A stream that failed is a defect, not a figure: past capacity streams wait.
+process.exit(failed > 0 ? 1 : 0);
 }
