@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the `wasmtime serve` flags the project ships, one per line, sized for
 # APEX_CAPACITY concurrent requests (default 5000; long LLM streams are
-# concurrent requests), and on stderr what they were sized for. Sourced by
+# concurrent requests), and on stderr what they were sized for. Run by
 # scripts/serve.sh (the README's serve command) and read by the test suite's
 # wasmtime host, so the suite runs on the flags users get.
 #
