@@ -118,6 +118,11 @@ pub fn floor_worker(o: &Options, upstream: u16) -> Option<Host> {
     workerd(o, "benches/overhead/floor_worker", upstream, &[])
 }
 
+/// A reference: the gateway path as a plain JavaScript Worker (`js_gateway/`).
+pub fn js_gateway_worker(o: &Options, upstream: u16) -> Option<Host> {
+    workerd(o, "benches/overhead/js_gateway", upstream, &[])
+}
+
 /// The Worker built in `build` (index.js and its wasm) in workerd.
 fn workerd(o: &Options, build: &str, upstream: u16, extra: &[(String, String)]) -> Option<Host> {
     let (node, miniflare) = (o.node.as_ref()?, o.miniflare.as_ref()?);

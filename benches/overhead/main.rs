@@ -159,6 +159,7 @@ fn main() {
     let worker = hosts::worker(&o, upstream, &[]);
     let worker_report = hosts::worker(&o, upstream, &hosts::reporting(upstream));
     let floor = hosts::floor_worker(&o, upstream);
+    let js_gateway = hosts::js_gateway_worker(&o, upstream);
     let gateway =
         |label, port| Target { label, port, path: "/v1/chat/completions".into(), headers: String::new() };
     let passthrough = |label, port| Target {
@@ -188,6 +189,9 @@ fn main() {
         targets.push((gateway("worker gateway", w.port), Some(w.pid())));
         targets.push((passthrough("worker passthrough", w.port), Some(w.pid())));
         targets.push((gateway("worker gateway + aepipe", wr.port), Some(wr.pid())));
+    }
+    if let Some(j) = &js_gateway {
+        targets.push((gateway("workerd reference: JS gateway", j.port), Some(j.pid())));
     }
     if let Some(f) = &floor {
         targets.push((gateway("workerd floor: JS forwarder", f.port), Some(f.pid())));
@@ -269,7 +273,17 @@ fn main() {
     }
     let size = std::fs::metadata(&o.component).map(|m| m.len()).unwrap_or(0);
     println!("component: {} ({size} bytes)", o.component);
-    drop((proxy, proxy_quiet, proxy_report, proxy_plain, plain_report, worker, worker_report, floor));
+    drop((
+        proxy,
+        proxy_quiet,
+        proxy_report,
+        proxy_plain,
+        plain_report,
+        worker,
+        worker_report,
+        js_gateway,
+        floor,
+    ));
     match std::env::var_os("BENCH_DEBUG") {
         Some(_) => println!("hosts' logs kept in {}", logs.display()),
         None => {
