@@ -18,7 +18,7 @@ use futures_util::stream::{self, StreamExt};
 use http::StatusCode;
 use wasm_bindgen::JsValue;
 use web_sys::Response;
-use worker::{Context, Date, FixedLengthStream};
+use worker::{Context, FixedLengthStream};
 
 use crate::convert;
 use crate::io::{self, CLIENT_GONE, Passed, Upstream};
@@ -67,7 +67,7 @@ pub async fn respond(
             return Relayed::Whole(exchange.error(&ProxyError::BadGateway(BROKE_OFF.into())), record);
         }
     };
-    let elapsed = move || (Date::now().as_millis() - started) as f64;
+    let elapsed = move || (io::now_ms() - started) as f64;
     record.response_head(start.status, &mut start.headers, elapsed());
     let (status, headers, length) =
         (start.status.as_u16(), convert::header_text(&start.headers), start.length);
@@ -243,13 +243,13 @@ pub fn settle(record: Recorder, cfg: Config, ctx: &Context, duration_ms: f64) {
         ctx.wait_until(report(record, cfg, duration_ms));
     } else {
         // Nothing to send: the log line is written now.
-        log(record.finish(&cfg, duration_ms, Date::now().as_millis()).log);
+        log(record.finish(&cfg, duration_ms, io::now_ms()).log);
     }
 }
 
 /// Writes the log line, then sends the reports: both calls at once, each bounded.
 pub async fn report(record: Recorder, cfg: Config, duration_ms: f64) {
-    let finished = record.finish(&cfg, duration_ms, Date::now().as_millis());
+    let finished = record.finish(&cfg, duration_ms, io::now_ms());
     log(finished.log);
     join_all(finished.calls.into_iter().map(send)).await;
 }

@@ -230,14 +230,11 @@ export class Upstream {
     try {
       this.first = await this.read(idle);
       const declared = Number(this.response.headers.get('content-length') ?? NaN);
-      if (this.first !== undefined && this.first.length >= declared) {
-        // All the declared bytes at once (a small answer, the usual case):
-        // one more read says whether the body ended there, and then it goes
-        // out whole, with no stream to pump.
-        const more = await this.read(idle);
-        this.ended = more === undefined;
-        if (more !== undefined) this.first = join([this.first, more], this.first.length + more.length);
-      }
+      // All the declared bytes at once (a small answer, the usual case): by
+      // HTTP framing the body ends there (workerd never reads a body past its
+      // content-length), so it goes out whole, with no stream to pump.
+      this.ended = this.first !== undefined && this.first.length === declared;
+      if (this.ended) this.settle();
     } catch (e) {
       this.firstFailure = this.failure(e);
     }

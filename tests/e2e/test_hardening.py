@@ -229,7 +229,8 @@ def test_a_client_body_shorter_than_its_length_never_reaches_the_upstream_comple
     # The Worker streams a body of declared length on as it arrives: one that
     # breaks off must reach the upstream short (or not at all), never as a
     # complete body of the bytes that came.
-    partial = b'{"model":"m","messages":[]'
+    # Past 64 KiB, so the Worker streams it rather than reading it whole.
+    partial = b'{"model":"m","messages":[{"role":"user","content":"' + b"a" * 70_000
     head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {len(partial) + 60}\r\n"
             f"content-type: application/json\r\nconnection: close\r\n{HEADER}: {passthrough_header}\r\n\r\n")
     data = send_raw(url, head.encode() + partial, then_close_after=0.3)

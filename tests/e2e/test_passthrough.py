@@ -54,6 +54,17 @@ def test_streamed_request_body_without_length(url, upstream, passthrough_header,
     assert got.header("content-length") == expected_length
 
 
+def test_large_request_body_with_length_is_intact(url, upstream, passthrough_header):
+    # Every host streams it on as it comes (the Worker past 64 KiB), with its length.
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    r = call(url, "POST", "/v1/files", {HEADER: passthrough_header, "content-type": "application/octet-stream"},
+             payload)
+    assert r.status == 200, r.body
+    got = upstream.last()
+    assert hashlib.sha256(got.body).hexdigest() == hashlib.sha256(payload).hexdigest()
+    assert got.header("content-length") == str(len(payload))
+
+
 def test_large_response_body_is_intact(url, upstream, passthrough_header):
     blob = os.urandom(5 * 1024 * 1024)
     upstream.reply(Reply(200, [("content-type", "application/octet-stream")],
