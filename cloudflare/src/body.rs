@@ -97,10 +97,7 @@ pub async fn respond(
                 Passed::Complete => {}
                 Passed::Client => record.failed(Side::Client, CLIENT_GONE),
                 Passed::Upstream(why) => record.failed(Side::Upstream, &why),
-                Passed::Broke(failure) => {
-                    let why = format!("the upstream body broke off: {}", failure.words());
-                    record.failed(Side::Upstream, &why);
-                }
+                Passed::Broke(failure) => record.failed(Side::Upstream, &failure.broke_off()),
             }
             report(record, cfg, elapsed()).await;
         });
@@ -145,7 +142,7 @@ async fn read_whole(
             buffered.finish()
         }
         Err(failure) => {
-            let (side, why) = upstream.blame(format!("the upstream body broke off: {}", failure.words()));
+            let (side, why) = upstream.blame(failure.broke_off());
             record.failed(side, &why);
             buffered.fail()
         }
@@ -209,7 +206,7 @@ impl Pump {
             Err(failure) => {
                 self.upstream.stop();
                 let relay = self.relay.take()?;
-                match self.upstream.blame(format!("the upstream body broke off: {}", failure.words())) {
+                match self.upstream.blame(failure.broke_off()) {
                     (Side::Client, why) => (Ending::Truncate, relay.client_gone(&why)),
                     (Side::Upstream, why) => relay.fail(&why),
                 }

@@ -31,16 +31,8 @@ function words(error) {
   return String(error?.message ?? error);
 }
 
-/** A read or a wait that gave up, in the core's words. */
+/** A report call that gave up. */
 class Silent extends Error {}
-
-/**
- * A failure as Rust reads it: [true, the core's words] for a wait that gave
- * up, [false, the runtime's words] for anything else.
- */
-function failure(error) {
-  return error instanceof Silent ? [true, error.message] : [false, words(error)];
-}
 
 /** Resolves to `promise`'s value, or rejects with `Silent` after `ms`. */
 function within(promise, ms, what) {
@@ -204,9 +196,12 @@ export class Upstream {
     this.timer = undefined;
   }
 
-  /** [true, the core's words] when the watchdog stopped the exchange, else `failure`'s pair. */
+  /**
+   * A failure as Rust reads it: [true, the core's words] when the watchdog
+   * stopped the exchange, [false, the runtime's words] for anything else.
+   */
   failure(error) {
-    return this.barked !== null ? [true, this.barked] : failure(error);
+    return this.barked !== null ? [true, this.barked] : [false, words(error)];
   }
 
   /**

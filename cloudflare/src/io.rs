@@ -147,6 +147,11 @@ impl Failure {
 }
 
 impl Failure {
+    /// The log's words for a body that broke off with this failure.
+    pub fn broke_off(&self) -> String {
+        format!("the upstream body broke off: {}", self.words())
+    }
+
     /// In the core's words, as on the WASI host.
     pub fn words(&self) -> String {
         match self {
