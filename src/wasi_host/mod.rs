@@ -63,18 +63,17 @@ impl Guest for Component {
         }
         // The client has its whole response now; reporting cannot delay it.
         let elapsed = exchange.elapsed_ms();
-        let debug = exchange.debug;
-        let built = Instant::now();
+        // At LOG_LEVEL=debug, what reporting costs: ours (building) and the
+        // host's (sending); the clock is read only then.
+        let clock = exchange.debug.then(Instant::now);
         let finished = exchange.record.finish(&cfg, elapsed, unix_ms());
-        let built = built.elapsed();
+        let built = clock.map(|start| (start.elapsed(), Instant::now()));
         if let Some(line) = finished.log {
             log_line(line);
         }
         let reports = finished.calls.len();
-        let sent = Instant::now();
         report::send_all(finished.calls);
-        if debug && reports > 0 {
-            // What reporting costs, ours (building) and the host's (sending).
+        if let Some((built, sent)) = built.filter(|_| reports > 0) {
             let (built, sent) = (built.as_micros(), sent.elapsed().as_micros());
             eprintln!("apex-ai-proxy: {reports} reports built in {built} µs, sent in {sent} µs");
         }
