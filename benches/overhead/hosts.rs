@@ -138,6 +138,9 @@ fn workerd(o: &Options, build: &str, upstream: u16, extra: &[(String, String)]) 
         .env("APEX_WORKER_BUILD", build)
         .env("APEX_MINIFLARE", miniflare)
         .env("APEX_WORKER_CONFIG", serde_json::Value::Object(settings).to_string())
+        // The Worker's log lines are dropped in the host, not re-printed by
+        // Node (harness CPU that Cloudflare does not have); BENCH_DEBUG keeps them.
+        .env("APEX_WORKER_STDIO", if std::env::var_os("BENCH_DEBUG").is_some() { "print" } else { "drain" })
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -6,8 +6,9 @@
 //! in passthrough mode; with `--node`/`--worker-build`/`--miniflare`, the
 //! Cloudflare Worker in workerd in gateway mode, passthrough mode and with
 //! reporting on. Prints requests/s, p50/p99 latency, CPU per request (user +
-//! system time of the host's process tree, from `/proc`), the overhead and the
-//! costs of the access log and of reporting. Figures, not pass/fail.
+//! system time of the host's process tree, from `/proc`; for workerd, the
+//! workerd process, with Miniflare's Node harness printed apart), the overhead
+//! and the costs of the access log and of reporting. Figures, not pass/fail.
 //!
 //! `scripts/bench.sh` builds and runs it; options: `--concurrency N`
 //! (default 8), `--seconds S` per target (default 5), `--serve-flags "…"`
@@ -104,6 +105,8 @@ struct Row {
     p99: f64,
     /// Host CPU per request, in ms (`None` for the direct row).
     cpu: Option<f64>,
+    /// The harness's CPU per request (Miniflare's Node process), in ms.
+    harness: Option<f64>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -131,14 +134,24 @@ fn measure(target: &Target, pid: Option<u32>, o: &Options) -> Row {
             );
         }
     }
-    let total = |list: &Vec<(String, Duration)>| list.iter().map(|(_, d)| *d).sum::<Duration>();
-    let used = after.as_ref().zip(before.as_ref()).map(|(a, b)| total(a).saturating_sub(total(b)));
+    // Miniflare's Node process only starts workerd and relays its output: it
+    // is the harness, like the load generator, and is counted apart.
+    let total = |list: &Vec<(String, Duration)>, harness: bool| {
+        list.iter().filter(|(name, _)| (name == "node") == harness).map(|(_, d)| *d).sum::<Duration>()
+    };
+    let per_request = |harness: bool| {
+        let used = after
+            .as_ref()
+            .zip(before.as_ref())
+            .map(|(a, b)| total(a, harness).saturating_sub(total(b, harness)));
+        used.map(|d| d.as_secs_f64() * 1000.0 / r.requests.max(1) as f64)
+    };
     let rps = r.requests as f64 / r.elapsed.as_secs_f64();
     let (p50, p99) = (percentile(&r.latencies, 0.50), percentile(&r.latencies, 0.99));
-    let cpu = used.map(|d| d.as_secs_f64() * 1000.0 / r.requests.max(1) as f64);
+    let (cpu, harness) = (per_request(false), per_request(true));
     let cpu_text = cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.3}"));
     println!("{:<32} {:>9.0} {:>9.3} {:>9.3} {:>10} {:>7}", target.label, rps, p50, p99, cpu_text, r.errors);
-    Row { label: target.label, rps, p50, p99, cpu }
+    Row { label: target.label, rps, p50, p99, cpu, harness }
 }
 
 fn main() {
@@ -265,6 +278,13 @@ fn main() {
             cpu(wr) / cpu(w),
             wr.rps / w.rps
         );
+    }
+    let harness: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.harness.filter(|h| *h > 0.0).map(|h| format!("{} {h:.3}", r.label)))
+        .collect();
+    if !harness.is_empty() {
+        println!("Miniflare's Node process (harness, not in the cpu column), ms/req: {}", harness.join(", "));
     }
     if let Some((n, built, sent)) = report_timings(&logs.join("report.log")) {
         println!(

@@ -4,7 +4,8 @@
 // APEX_WORKER_BUILD (the worker-build output folder), APEX_WORKER_CONFIG (JSON of
 // the settings). GATEWAY_TOKEN / AEPIPE_TOKEN become Secrets Store secrets
 // GatewayToken / AepipeToken, as in production, unless APEX_WORKER_SECRETS=plain
-// makes them plain Worker secrets (the `wrangler secret put` fallback).
+// makes them plain Worker secrets (the `wrangler secret put` fallback);
+// APEX_WORKER_STDIO=drain drops the Worker's output (see below).
 import { pathToFileURL } from "node:url";
 
 const { Miniflare } = await import(pathToFileURL(process.env.APEX_MINIFLARE).href);
@@ -30,6 +31,13 @@ const mf = new Miniflare({
   host: "127.0.0.1",
   port,
   cf: false,
+  // APEX_WORKER_STDIO=drain (the bench): workerd's output is read and dropped
+  // here, not re-printed line by line through Node as Miniflare does by
+  // default. That re-printing is the harness's cost, not the Worker's: on
+  // Cloudflare the log lines go to Workers Logs.
+  ...(process.env.APEX_WORKER_STDIO === "drain" && {
+    handleRuntimeStdio: (stdout, stderr) => { stdout.resume(); stderr.resume(); },
+  }),
 });
 await mf.ready;
 if (!plain) {
