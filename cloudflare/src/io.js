@@ -10,7 +10,10 @@
 /** Headers as one string, `name\nvalue\n…` (neither may hold a newline). */
 export function headerText(headers) {
   let text = '';
-  for (const [name, value] of headers) text += name + '\n' + value + '\n';
+  // forEach, not for…of: half the cost in workerd (no entry arrays).
+  headers.forEach((value, name) => {
+    text += name + '\n' + value + '\n';
+  });
   return text;
 }
 
@@ -90,6 +93,11 @@ function join(chunks, total) {
   return all;
 }
 
+/** Resolves after `ms`. */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Posts a report; resolves to null when the receiver took it, else the problem in words. */
 export async function post(url, headers, body, ms) {
   try {
@@ -127,6 +135,24 @@ async function drain(body, cap) {
       return;
     }
   }
+}
+
+/** Answers of at most this many declared bytes are read in one call. */
+const WHOLE_AT_ONCE = 65536;
+
+/**
+ * Whether `response` is read whole at once: a body of declared length up to
+ * WHOLE_AT_ONCE that is not an event stream (whose first events must not
+ * wait for its last).
+ */
+function readsWhole(response, method, declared) {
+  return (
+    response.body !== null &&
+    method !== 'HEAD' &&
+    declared > 0 &&
+    declared <= WHOLE_AT_ONCE &&
+    !(response.headers.get('content-type') ?? '').includes('event-stream')
+  );
 }
 
 /**
@@ -222,15 +248,27 @@ export class Upstream {
       if (this.barked !== null) return 0;
       throw words(e);
     }
+    const declared = Number(this.response.headers.get('content-length') ?? NaN);
     try {
-      this.first = await this.read(idle);
-      const declared = Number(this.response.headers.get('content-length') ?? NaN);
-      // All the declared bytes at once (a small answer, the usual case): by
-      // HTTP framing the body ends there (workerd never reads a body past its
-      // content-length), so it goes out whole, with no stream to pump.
-      this.ended = this.first !== undefined && this.first.length === declared;
+      if (readsWhole(this.response, method, declared)) {
+        // A small answer of declared length (the usual case) is read in one
+        // call, bounded as one wait: cheaper than a reader and its reads.
+        this.expect(idle, 'silent');
+        this.first = new Uint8Array(await this.response.arrayBuffer());
+        this.ended = true;
+        if (this.first.length !== declared) {
+          throw `the upstream body ended after ${this.first.length} of its ${declared} declared bytes`;
+        }
+      } else {
+        this.first = await this.read(idle);
+        // All the declared bytes at once: by HTTP framing the body ends there
+        // (workerd never reads a body past its content-length).
+        this.ended = this.first !== undefined && this.first.length === declared;
+      }
+      // A whole body goes out as bytes, with no stream to pump.
       if (this.ended) this.settle();
     } catch (e) {
+      this.settle();
       this.firstFailure = this.failure(e);
     }
     return this.response.status;
@@ -301,6 +339,7 @@ export class Upstream {
 
   /** The next body chunk (undefined at the end); the exchange stops after `ms` of silence. */
   async read(ms) {
+    if (this.ended) return undefined;
     if (this.reader === null) {
       if (this.response.body === null) {
         this.settle();
