@@ -24,6 +24,9 @@ extern "C" {
     #[wasm_bindgen(js_name = readBody, catch)]
     async fn read_body_js(request: &Request, limit: f64) -> Result<JsValue, JsValue>;
 
+    #[wasm_bindgen(js_name = sleep)]
+    async fn sleep_js(ms: f64);
+
     #[wasm_bindgen(js_name = post)]
     async fn post_js(url: &str, headers: &str, body: &[u8], ms: f64) -> JsValue;
 
@@ -196,6 +199,11 @@ pub async fn read_body(request: &Request, limit: usize) -> Result<Vec<u8>, BodyE
         Ok(bytes) => Ok(Uint8Array::new(&bytes).to_vec()),
         Err(why) => Err(BodyError::Failed(why.as_string().unwrap_or_default())),
     }
+}
+
+/// Resolves after `time`.
+pub async fn sleep(time: Duration) {
+    sleep_js(ms(time)).await;
 }
 
 /// Posts a report; `Err` says what went wrong, in words.

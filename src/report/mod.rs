@@ -12,6 +12,7 @@
 //! core has no clock.
 
 pub mod access;
+pub mod batch;
 pub mod capture;
 mod point;
 pub mod redact;
