@@ -9,8 +9,10 @@ use super::AepipeCall;
 /// At most this many requests' reports travel in one call.
 pub const MAX_REQUESTS: usize = 50;
 
-/// A call's body grows past this many bytes only with its first entry.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A batch is sent once its calls hold this many bytes, and a call's body
+/// grows past it only with its first entry: a batch holds at most about this
+/// much plus one request's reports.
+pub const MAX_BYTES: usize = 1024 * 1024;
 
 /// The calls gathered so far: one per logstore, each holding the entries of
 /// every request added since the last [`Batch::take`].
@@ -39,7 +41,7 @@ impl Batch {
                 None => self.calls.push(call),
             }
         }
-        self.requests >= MAX_REQUESTS || self.calls.iter().any(|c| c.body.len() >= MAX_BODY_BYTES)
+        self.requests >= MAX_REQUESTS || self.calls.iter().map(|c| c.body.len()).sum::<usize>() >= MAX_BYTES
     }
 
     /// Whether nothing is waiting.
@@ -56,7 +58,7 @@ impl Batch {
 
 /// Whether `call`'s entries may join `into` without passing the size cap.
 fn fits(into: &AepipeCall, call: &AepipeCall) -> bool {
-    into.body.len() + call.body.len() <= MAX_BODY_BYTES && entries(&into.body).is_some()
+    into.body.len() + call.body.len() <= MAX_BYTES && entries(&into.body).is_some()
 }
 
 /// The entries of a `{"name":[…]}` body, without the brackets; `None` for a
@@ -124,12 +126,13 @@ mod tests {
         }
         assert!(batch.add(vec![call("/points", json!({"points": [0]}))]));
         assert_eq!(json(&batch.take()[0])["points"].as_array().unwrap().len(), MAX_REQUESTS);
-        let big = "x".repeat(MAX_BODY_BYTES / 2);
+        let big = "x".repeat(MAX_BYTES / 2);
         assert!(!batch.add(vec![call("/raw", json!({"logs": [big]}))]));
-        // A second entry would pass the cap: it starts a call of its own.
-        assert!(!batch.add(vec![call("/raw", json!({"logs": [big]}))]));
+        // A second entry would pass the cap: it starts a call of its own, and
+        // the batch is full.
+        assert!(batch.add(vec![call("/raw", json!({"logs": [big]}))]));
         assert_eq!(batch.take().len(), 2);
-        assert!(batch.add(vec![call("/raw", json!({"logs": ["x".repeat(MAX_BODY_BYTES)]}))]));
+        assert!(batch.add(vec![call("/raw", json!({"logs": ["x".repeat(MAX_BYTES)]}))]));
     }
 
     #[test]
