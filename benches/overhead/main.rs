@@ -4,7 +4,7 @@
 //! body rewrite all run; the access log goes to a file), the same with
 //! `LOG_LEVEL=off`, with aepipe reporting on (the fake also plays aepipe), and
 //! in passthrough mode; with `--node`/`--worker-build`/`--miniflare`, the
-//! Cloudflare Worker in workerd in gateway mode, passthrough mode and with
+//! Cloudflare Worker in workerd in gateway mode (log on and off), passthrough mode and with
 //! reporting on. Prints requests/s, p50/p99 latency, CPU per request (user +
 //! system time of the host's process tree, from `/proc`; for workerd, the
 //! workerd process, with Miniflare's Node harness printed apart), the overhead
@@ -171,6 +171,7 @@ fn main() {
         hosts::wasmtime(&o, &[], upstream, &hosts::reporting(upstream), &logs.join("plain-report.log"));
     let worker = hosts::worker(&o, upstream, &[]);
     let worker_report = hosts::worker(&o, upstream, &hosts::reporting(upstream));
+    let worker_quiet = hosts::worker(&o, upstream, &quiet);
     let floor = hosts::floor_worker(&o, upstream);
     let js_gateway = hosts::js_gateway_worker(&o, upstream);
     let gateway =
@@ -198,8 +199,9 @@ fn main() {
         (gateway("wasmtime gateway, no serve flags", proxy_plain.port), Some(proxy_plain.pid())),
         (gateway("wasmtime +aepipe, no serve flags", plain_report.port), Some(plain_report.pid())),
     ];
-    if let (Some(w), Some(wr)) = (&worker, &worker_report) {
+    if let (Some(w), Some(wr), Some(wq)) = (&worker, &worker_report, &worker_quiet) {
         targets.push((gateway("worker gateway", w.port), Some(w.pid())));
+        targets.push((gateway("worker gateway, LOG_LEVEL=off", wq.port), Some(wq.pid())));
         targets.push((passthrough("worker passthrough", w.port), Some(w.pid())));
         targets.push((gateway("worker gateway + aepipe", wr.port), Some(wr.pid())));
     }
@@ -271,6 +273,13 @@ fn main() {
             cpu(plain_report) / cpu(plain)
         );
     }
+    if let (Some(w), Some(wq)) = (row("worker gateway"), row("worker gateway, LOG_LEVEL=off")) {
+        println!(
+            "access log on the Worker: cpu {:+.3} ms/req, throughput {:.2}x",
+            cpu(w) - cpu(wq),
+            w.rps / wq.rps
+        );
+    }
     if let (Some(w), Some(wr)) = (row("worker gateway"), row("worker gateway + aepipe")) {
         println!(
             "aepipe reporting on the Worker: cpu {:+.3} ms/req ({:.2}x), throughput {:.2}x",
@@ -301,6 +310,7 @@ fn main() {
         plain_report,
         worker,
         worker_report,
+        worker_quiet,
         js_gateway,
         floor,
     ));
