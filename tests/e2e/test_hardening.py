@@ -4,9 +4,13 @@ on names, complete redaction, and no runtime text reaching a client."""
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import socket
 import threading
 import time
+import zlib
 
 import pytest
 
@@ -156,6 +160,53 @@ def test_a_wrong_length_never_arrives_as_complete(url, upstream, passthrough_hea
         assert got == body[:10]
         return
     assert status == 502 or not complete, (status, fields, len(got))
+    assert call(url, "GET", "/healthz").status == 200
+
+
+COMPRESSED = json.dumps({"answer": "compressed " * 20}, separators=(",", ":")).encode()
+# The same bytes as `br` (Node's zlib.brotliCompressSync; Python has no brotli).
+COMPRESSED_BR = base64.b64decode("G+gA+I3EOBbxQnUhlSJ7fa0z1vamJaGklsFkAJvQYzrg7XkBAw==")
+CODINGS = {"gzip": gzip.compress(COMPRESSED), "br": COMPRESSED_BR, "deflate": zlib.compress(COMPRESSED),
+           "x-gzip": gzip.compress(COMPRESSED), "GZIP": gzip.compress(COMPRESSED)}
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_a_compressed_answer_arrives_whole(url, upstream, passthrough_header, host, coding):
+    """APIs compress answers (and workerd asks for gzip and br on every fetch).
+    The WASI hosts pass the encoded bytes with their length; workerd decodes
+    exactly `gzip` and `br`, so the Worker sends the decoded body with its
+    own length: either way the client gets the answer whole, never a 502."""
+    packed = CODINGS[coding]
+    upstream.reply(Reply(200, [("content-type", "application/json"), ("content-encoding", coding)], [packed],
+                         chunked=False))
+    status, fields, got, complete = raw_response(url, "/v1/x", {HEADER: passthrough_header})
+    assert status == 200 and complete, (status, fields, got)
+    if fields.get("content-encoding") == coding:
+        assert got == packed
+    else:
+        assert host == "workerd" and coding in ("gzip", "br") and "content-encoding" not in fields, fields
+        assert got == COMPRESSED
+
+
+def test_a_big_compressed_answer_streams_whole(url, upstream, passthrough_header, host):
+    """3 MiB that gzip to a few KiB: past what the Worker reads at once, the
+    decoded rest streams on."""
+    big = json.dumps({"answer": "compressed " * 300_000}).encode()
+    packed = gzip.compress(big)
+    upstream.reply(Reply(200, [("content-type", "application/json"), ("content-encoding", "gzip")], [packed],
+                         chunked=False))
+    r = call(url, "POST", "/v1/x", {HEADER: passthrough_header, "accept-encoding": "identity"}, b"{}")
+    assert r.status == 200
+    assert (gzip.decompress(r.body) if r.header("content-encoding") == "gzip" else r.body) == big
+
+
+def test_a_cut_compressed_answer_never_arrives_as_complete(url, upstream, passthrough_header, host):
+    packed = gzip.compress(COMPRESSED)
+    raw = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+           b"content-length: %d\r\n\r\n" % len(packed)) + packed[:-12]
+    upstream.reply(Reply(raw=raw))
+    status, fields, got, complete = raw_response(url, "/v1/x", {HEADER: passthrough_header})
+    assert status == 502 or not complete, (status, fields, got)
     assert call(url, "GET", "/healthz").status == 200
 
 
