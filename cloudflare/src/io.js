@@ -269,10 +269,11 @@ export class Upstream {
     }
     this.decoded = isDecoded(this.response);
     const declared = Number(this.response.headers.get('content-length') ?? NaN);
+    const whole = readsWhole(this.response, method, declared);
     try {
-      if (readsWhole(this.response, method, declared) && this.decoded) {
+      if (whole && this.decoded) {
         await this.readDecoded(idle);
-      } else if (readsWhole(this.response, method, declared)) {
+      } else if (whole) {
         // A small answer of declared length (the usual case) is read in one
         // call, bounded as one wait: cheaper than a reader and its reads.
         this.expect(idle, 'silent');
