@@ -1,6 +1,8 @@
 """The official OpenAI Python SDK against the running proxy, in both modes."""
 
+import gzip
 import json
+import zlib
 
 import openai
 import pytest
@@ -80,6 +82,23 @@ def test_passthrough_create_and_stream(url, upstream, passthrough_header):
     text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
         model="gpt-5.4", messages=[{"role": "user", "content": "hi"}], stream=True) if c.choices)
     assert text == "Hello world"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_passthrough_compressed_answer(url, upstream, passthrough_header, coding):
+    """The SDK (httpx) asks for gzip and deflate, and real APIs compress: the
+    answer reaches the SDK whole, whichever way the host relays it."""
+    answer = {"id": "chatcmpl-z", "object": "chat.completion", "created": 1, "model": "gpt-5.4",
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "squeezed " * 100},
+                           "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 1, "completion_tokens": 100, "total_tokens": 101}}
+    packed = {"gzip": gzip.compress, "deflate": zlib.compress}[coding](json.dumps(answer).encode())
+    upstream.reply(Reply(200, [("content-type", "application/json"), ("content-encoding", coding)], [packed],
+                         chunked=False))
+    client = passthrough_client(url, passthrough_header)
+    r = client.chat.completions.create(model="gpt-5.4", messages=[{"role": "user", "content": "hi"}])
+    assert r.choices[0].message.content == "squeezed " * 100
+    assert "gzip" in upstream.last().header("accept-encoding")
 
 
 def test_passthrough_other_endpoints(url, upstream, passthrough_header):
