@@ -8,6 +8,13 @@ use std::ops::Range;
 
 use serde_json::value::RawValue;
 
+/// `value` as compact JSON bytes, for a body the proxy builds itself (a
+/// translated request, a report). Its maps have string keys, so serializing
+/// cannot fail.
+pub fn to_bytes(value: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
 /// Why a body could not be used as a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {

@@ -84,12 +84,6 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Step, ProxyError> {
     Ok(NeedBody::step(cfg, dialect, RoutingPending::Gateway(pending)))
 }
 
-/// A translated request body, serialized once.
-fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
-    // A Value's keys are strings: serializing it cannot fail.
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
 impl Pending {
     /// Routes the request by its body's model.
     pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Result<Routed, ProxyError> {
@@ -135,7 +129,7 @@ impl Pending {
                 drop(request); // a big body: two copies at most at any time
                 info.upstream_model.clone_from(&route.body_model);
                 let shape = Shape::AnthropicFromOpenAi { model: client_model };
-                (route.url, json_bytes(&translated), shape)
+                (route.url, crate::json_body::to_bytes(&translated), shape)
             }
             Endpoint::Chat => {
                 let route = chat_route(cfg, &base, &model_ref)?;
@@ -157,7 +151,7 @@ impl Pending {
                 drop(request);
                 info.upstream_model.clone_from(&route.body_model);
                 let shape = Shape::ResponsesFromChat(Box::new(context));
-                (route.url, json_bytes(&translated), shape)
+                (route.url, crate::json_body::to_bytes(&translated), shape)
             }
             Endpoint::Models { .. } => {
                 return Err(ProxyError::MethodNotAllowed("the models list takes no body; use GET".into()));

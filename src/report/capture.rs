@@ -133,15 +133,15 @@ struct Usage {
     cache_creation_input_tokens: Option<u64>,
 }
 
-/// A `usage` object (anything else, `null` included, is none).
-fn usage_of(raw: Option<&RawValue>) -> Option<Usage> {
+/// `raw` read as `T` when it is a JSON object (anything else, `null`
+/// included, is none).
+fn object<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
     raw.filter(|r| r.get().starts_with('{')).and_then(|r| serde_json::from_str(r.get()).ok())
 }
 
+/// The `usage` object inside `message` or `response`.
 fn nested_usage(raw: Option<&RawValue>) -> Option<Usage> {
-    let nested: Nested =
-        raw.filter(|r| r.get().starts_with('{')).and_then(|r| serde_json::from_str(r.get()).ok())?;
-    usage_of(nested.usage)
+    object::<Nested>(raw).and_then(|nested| object(nested.usage))
 }
 
 /// Updates `tokens` from one JSON body or event that may carry usage. Most
@@ -151,7 +151,7 @@ fn apply(tokens: &mut Tokens, json: &[u8]) {
         return;
     }
     let Ok(carrier) = serde_json::from_slice::<Carrier>(json) else { return };
-    let usage = usage_of(carrier.usage)
+    let usage = object(carrier.usage)
         .or_else(|| nested_usage(carrier.message))
         .or_else(|| nested_usage(carrier.response));
     let Some(usage) = usage else { return };

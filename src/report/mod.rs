@@ -257,8 +257,6 @@ fn facts_view(f: &Facts, duration_ms: f64) -> access::View<'_> {
     }
 }
 
-/// The two aepipe calls (none when reporting is off). A passthrough request's
-/// model is read from its captured body.
 /// What a report reads of a request body the route did not parse
 /// (passthrough): two fields, borrowed and read only if well-typed.
 #[derive(serde::Deserialize)]
@@ -269,6 +267,8 @@ struct ModelAndStream<'a> {
     stream: Option<&'a serde_json::value::RawValue>,
 }
 
+/// The two aepipe calls (none when reporting is off). A passthrough request's
+/// model is read from its captured body.
 fn aepipe_calls(cfg: &Config, f: &mut Facts, c: Captured, duration_ms: f64) -> Vec<AepipeCall> {
     let (Some(base), Some(token)) = (&cfg.aepipe_base_url, &cfg.aepipe_token) else {
         return Vec::new();

@@ -5,6 +5,8 @@
 use http::HeaderMap;
 use serde::Serialize;
 
+use crate::json_body::to_bytes;
+
 use super::access::View;
 use super::capture::{Capture, Tokens};
 use super::redact;
@@ -92,7 +94,7 @@ pub fn points_payload(f: &Facts) -> Vec<u8> {
         points: [Point<'a>; 1],
     }
     let point = Point { event: f.event(), level: f.level(), blobs: f.blobs(), doubles: f.doubles() };
-    to_json(&Points { points: [point] })
+    to_bytes(&Points { points: [point] })
 }
 
 /// The raw log entry: the same fields, plus URL, headers and bodies.
@@ -168,12 +170,7 @@ pub fn raw_payload(
         response_body: response.text(),
         failed_side: v.failed.map_or("", |(side, _)| side.as_str()),
     };
-    to_json(&Logs { logs: [entry] })
-}
-
-fn to_json(payload: &impl Serialize) -> Vec<u8> {
-    // Strings, numbers and string maps only: serializing cannot fail.
-    serde_json::to_vec(payload).unwrap_or_default()
+    to_bytes(&Logs { logs: [entry] })
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
