@@ -7,12 +7,15 @@
 // is verified before the last byte goes out, a body never ends falsely
 // complete, and every wait is bounded.
 
-/** Headers as one string, `name\nvalue\n…` (neither may hold a newline). */
-export function headerText(headers) {
+/**
+ * Headers as one string, `name\nvalue\n…` (neither may hold a newline),
+ * without the names in `leaveOut`.
+ */
+export function headerText(headers, leaveOut = null) {
   let text = '';
   // forEach, not for…of: half the cost in workerd (no entry arrays).
   headers.forEach((value, name) => {
-    text += name + '\n' + value + '\n';
+    if (leaveOut === null || !leaveOut.includes(name)) text += name + '\n' + value + '\n';
   });
   return text;
 }
@@ -63,23 +66,31 @@ export async function readBody(request, limit) {
     }
   }
   const reader = request.body.getReader();
-  const chunks = [];
-  let total = 0;
+  let gathered;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > limit) {
-        reader.cancel().catch(() => {});
-        return null;
-      }
-      chunks.push(value);
-    }
+    gathered = await gather(async () => (await reader.read()).value, limit);
   } catch (e) {
     throw words(e);
   }
-  return join(chunks, total);
+  const [bytes, ended] = gathered;
+  if (ended) return bytes;
+  reader.cancel().catch(() => {});
+  return null;
+}
+
+/**
+ * The chunks `next` gives, joined, until it gives undefined or just past
+ * `cap` bytes: [bytes, whether the body ended].
+ */
+async function gather(next, cap) {
+  const chunks = [];
+  let total = 0;
+  for (let chunk = await next(); chunk !== undefined; chunk = await next()) {
+    chunks.push(chunk);
+    total += chunk.length;
+    if (total > cap) return [join(chunks, total), false];
+  }
+  return [join(chunks, total), true];
 }
 
 function join(chunks, total) {
@@ -304,19 +315,9 @@ export class Upstream {
    * first bytes and streams the rest.
    */
   async readDecoded(idle) {
-    const chunks = [];
-    let total = 0;
-    for (;;) {
-      const chunk = await this.read(idle);
-      if (chunk === undefined) {
-        this.ended = true;
-        break;
-      }
-      chunks.push(chunk);
-      total += chunk.length;
-      if (total > DECODED_AT_ONCE) break;
-    }
-    this.first = total === 0 ? undefined : join(chunks, total);
+    const [bytes, ended] = await gather(() => this.read(idle), DECODED_AT_ONCE);
+    this.ended = ended;
+    this.first = bytes.length === 0 ? undefined : bytes;
   }
 
   /** Whether the body has ended with the first bytes (which are then all of it). */
@@ -379,12 +380,8 @@ export class Upstream {
 
   /** The response headers (after `send`). */
   headers() {
-    if (!this.decoded) return headerText(this.response.headers);
-    let text = '';
-    this.response.headers.forEach((value, name) => {
-      if (name !== 'content-encoding' && name !== 'content-length') text += name + '\n' + value + '\n';
-    });
-    return text;
+    // A decoded body is neither encoded nor of the length the upstream declared.
+    return headerText(this.response.headers, this.decoded ? ['content-encoding', 'content-length'] : null);
   }
 
   /** The next body chunk (undefined at the end); the exchange stops after `ms` of silence. */
@@ -438,18 +435,11 @@ export class Upstream {
    */
   async readAll(cap, ms) {
     this.firstBytes();
-    const chunks = [];
-    let total = 0;
     try {
-      for (let chunk = await this.next(ms); chunk !== undefined; chunk = await this.next(ms)) {
-        chunks.push(chunk);
-        total += chunk.length;
-        if (total > cap) break;
-      }
+      return (await gather(() => this.next(ms), cap))[0];
     } finally {
       this.settle();
     }
-    return join(chunks, total);
   }
 
   /**
