@@ -29,7 +29,7 @@ static ANNOUNCED: AtomicBool = AtomicBool::new(false);
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = io::now_ms();
-    let cfg = config(&env).await;
+    let cfg = config(&env, started).await;
     if !ANNOUNCED.swap(true, Ordering::Relaxed) {
         // Once per isolate: the startup banner of the WASI serve script, and
         // entropy for ids (wasm32-unknown-unknown has none of its own).
@@ -57,7 +57,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
             }
             Err(BodyError::TooLarge) => Err(need.too_large()),
             Err(BodyError::Failed(why)) => {
-                record.failed(Side::Client, &format!("the request body could not be read: {why}"));
+                record_unreadable_body(&mut record, &why);
                 Err(error_reply(&ProxyError::client_body(), request_dialect(&head)))
             }
         },
@@ -118,7 +118,7 @@ async fn send(
     let headers = convert::header_text(&forward.headers);
     let (method, url) = (forward.method.as_str(), forward.uri.to_string());
     let client_body_failed = |record: &mut Recorder, why: &str| {
-        record.failed(Side::Client, &format!("the request body could not be read: {why}"));
+        record_unreadable_body(record, why);
         Sent::Reply(forward.exchange.error(&ProxyError::client_body()))
     };
     let (sent, max) = match &forward.body {
@@ -164,6 +164,11 @@ async fn send(
     }
 }
 
+/// Records that the client's body could not be read (the runtime's `why`).
+fn record_unreadable_body(record: &mut Recorder, why: &str) {
+    record.failed(Side::Client, &format!("the request body could not be read: {why}"));
+}
+
 /// Answers `reply`, then logs and reports it.
 fn answer(mut reply: Reply, mut record: Recorder, cfg: Config, ctx: &Context, ttfb_ms: f64) -> Response {
     record.reply(&mut reply, ttfb_ms);
@@ -181,9 +186,9 @@ thread_local! {
     static CONFIG: RefCell<Option<(u64, Config)>> = const { RefCell::new(None) };
 }
 
-/// The configuration, read again once it is older than [`CONFIG_TTL_MS`].
-async fn config(env: &Env) -> Config {
-    let now = io::now_ms();
+/// The configuration, read again once it is older than [`CONFIG_TTL_MS`]
+/// at `now`.
+async fn config(env: &Env, now: u64) -> Config {
     let cached =
         CONFIG.with_borrow(|c| c.as_ref().filter(|(at, _)| now.saturating_sub(*at) < CONFIG_TTL_MS).cloned());
     if let Some((_, cfg)) = cached {
