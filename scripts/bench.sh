@@ -4,7 +4,7 @@
 # passthrough) and through the Cloudflare Worker in workerd (gateway,
 # passthrough, reporting); prints req/s, p50/p99, CPU per request of each host's
 # process tree, and the artefact sizes (benches/overhead/).
-# Usage: scripts/bench.sh [--concurrency N] [--seconds S] [--serve-flags "FLAGS"]
+# Usage: scripts/bench.sh [--concurrency N] [--seconds S] [--rounds N] [--serve-flags "FLAGS"]
 #                         [--settings "K=V ..."] [--only LABEL-PREFIX,...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -15,6 +15,12 @@
 //! (extra `wasmtime serve` flags), `--settings "K=V …"` (extra settings for
 //! every host), `--only PREFIX,…` (only the targets whose label starts so),
 //! `--wasmtime PATH`, `--component PATH`.
+//! `--rounds N` (default 3): every chosen target is measured N times, in
+//! turn (round 1 of each target, then round 2, …), so a drift of the machine's
+//! load spreads over all rows; the table gives each row's median round and
+//! the spread of its CPU figure. On a shared machine the Worker rows move by
+//! ±15% from run to run: their ratio to the JS floor, measured in the same
+//! rounds, is the steady figure.
 //! `BENCH_DEBUG=1` prints each failed request.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -46,6 +52,8 @@ struct Options {
     settings: Vec<(String, String)>,
     /// Only the targets whose label starts with one of these.
     only: Vec<String>,
+    /// How many times each target is measured (in turn); rows give the median.
+    rounds: usize,
 }
 
 fn options() -> Options {
@@ -60,6 +68,7 @@ fn options() -> Options {
         serve_flags: Vec::new(),
         settings: Vec::new(),
         only: Vec::new(),
+        rounds: 3,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -82,6 +91,7 @@ fn options() -> Options {
                     .collect()
             }
             "--only" => o.only = value.split(',').map(str::to_owned).collect(),
+            "--rounds" => o.rounds = value.parse::<usize>().expect("--rounds N").max(1),
             // cargo bench passes --bench to every bench binary.
             "--bench" => {
                 i += 1;
@@ -107,6 +117,36 @@ struct Row {
     cpu: Option<f64>,
     /// The harness's CPU per request (Miniflare's Node process), in ms.
     harness: Option<f64>,
+    /// The lowest and highest CPU figure over the rounds.
+    cpu_range: Option<(f64, f64)>,
+    errors: usize,
+}
+
+impl Row {
+    fn print(&self) {
+        let cpu = self.cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.3}"));
+        let spread = self.cpu_range.map_or_else(String::new, |(lo, hi)| format!("  {lo:.3}-{hi:.3}"));
+        println!(
+            "{:<32} {:>9.0} {:>9.3} {:>9.3} {:>10} {:>7}{spread}",
+            self.label, self.rps, self.p50, self.p99, cpu, self.errors
+        );
+    }
+}
+
+/// One row from `rounds` measurements of a target: the round of median CPU
+/// (of median throughput for a row without CPU), with the CPU range and all
+/// the errors.
+fn median(mut rounds: Vec<Row>) -> Row {
+    let key = |r: &Row| r.cpu.unwrap_or(r.rps);
+    rounds.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let cpus: Vec<f64> = rounds.iter().filter_map(|r| r.cpu).collect();
+    let range = cpus.first().zip(cpus.last()).map(|(lo, hi)| (*lo, *hi));
+    let errors = rounds.iter().map(|r| r.errors).sum();
+    let mid = rounds.len() / 2;
+    let mut row = rounds.swap_remove(mid);
+    row.cpu_range = range.filter(|_| cpus.len() > 1);
+    row.errors = errors;
+    row
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -149,9 +189,12 @@ fn measure(target: &Target, pid: Option<u32>, o: &Options) -> Row {
     let rps = r.requests as f64 / r.elapsed.as_secs_f64();
     let (p50, p99) = (percentile(&r.latencies, 0.50), percentile(&r.latencies, 0.99));
     let (cpu, harness) = (per_request(false), per_request(true));
-    let cpu_text = cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.3}"));
-    println!("{:<32} {:>9.0} {:>9.3} {:>9.3} {:>10} {:>7}", target.label, rps, p50, p99, cpu_text, r.errors);
-    Row { label: target.label, rps, p50, p99, cpu, harness }
+    let row = Row { label: target.label, rps, p50, p99, cpu, harness, cpu_range: None, errors: r.errors };
+    if o.rounds > 1 {
+        print!("  round: ");
+    }
+    row.print();
+    row
 }
 
 fn main() {
@@ -217,16 +260,30 @@ fn main() {
         format!(", serve flags: {}", o.serve_flags.join(" "))
     };
     println!(
-        "apex-ai-proxy cost bench: {} connections, {} s per target, loopback{flags}",
-        o.concurrency, o.seconds
+        "apex-ai-proxy cost bench: {} connections, {} s per target, {} rounds, loopback{flags}",
+        o.concurrency, o.seconds, o.rounds
     );
-    println!(
-        "{:<32} {:>9} {:>9} {:>9} {:>10} {:>7}",
-        "target", "req/s", "p50 ms", "p99 ms", "cpu ms/req", "errors"
-    );
+    let header = || {
+        println!(
+            "{:<32} {:>9} {:>9} {:>9} {:>10} {:>7}",
+            "target", "req/s", "p50 ms", "p99 ms", "cpu ms/req", "errors"
+        )
+    };
+    header();
     let chosen = |t: &Target| o.only.is_empty() || o.only.iter().any(|p| t.label.starts_with(p.as_str()));
-    let rows: Vec<Row> =
-        targets.iter().filter(|(t, _)| chosen(t)).map(|(target, pid)| measure(target, *pid, &o)).collect();
+    let chosen: Vec<_> = targets.iter().filter(|(t, _)| chosen(t)).collect();
+    let mut measured: Vec<Vec<Row>> = chosen.iter().map(|_| Vec::new()).collect();
+    for _ in 0..o.rounds {
+        for ((target, pid), rounds) in chosen.iter().zip(&mut measured) {
+            rounds.push(measure(target, *pid, &o));
+        }
+    }
+    let rows: Vec<Row> = measured.into_iter().map(median).collect();
+    if o.rounds > 1 {
+        println!("medians of {} rounds (cpu range over the rounds at the right):", o.rounds);
+        header();
+        rows.iter().for_each(Row::print);
+    }
     let row = |label: &str| rows.iter().find(|r| r.label == label);
     let cpu = |r: &Row| r.cpu.unwrap_or(f64::NAN);
     if let (Some(direct), Some(proxied), Some(quiet), Some(reported)) = (
@@ -287,6 +344,16 @@ fn main() {
             cpu(wr) / cpu(w),
             wr.rps / w.rps
         );
+    }
+    if let Some(floor) = row("workerd floor: JS forwarder") {
+        let ratios: Vec<String> = rows
+            .iter()
+            .filter(|r| r.label.starts_with("worker") && r.label != floor.label)
+            .map(|r| format!("{} {:.2}x", r.label, cpu(r) / cpu(floor)))
+            .collect();
+        if !ratios.is_empty() {
+            println!("Worker rows against the JS floor (cpu, medians): {}", ratios.join(", "));
+        }
     }
     let harness: Vec<String> = rows
         .iter()
