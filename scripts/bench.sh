@@ -23,4 +23,4 @@ cargo bench --quiet --bench overhead -- --component "$component" --wasmtime "$TO
   --miniflare "$TOOLS/node/node_modules/miniflare/dist/src/index.js" "$@"
 wasm="$worker/index_bg.wasm"
 printf 'worker bundle: %s %d bytes raw, %d bytes gzip (-9); %s %d bytes (free plan limit: 3 MB compressed)\n' \
-  "$wasm" "$(wc -c < "$wasm")" "$(gzip -9 -c "$wasm" | wc -c)" "$worker/index.js" "$(wc -c < "$worker/index.js")"
+  "$wasm" "$(wc -c < "$wasm")" "$(gzip -9 -c "$wasm" | wc -c)" "$worker/worker.js" "$(wc -c < "$worker/worker.js")"

@@ -123,7 +123,7 @@ pub fn js_gateway_worker(o: &Options, upstream: u16) -> Option<Host> {
     workerd(o, "benches/overhead/js_gateway", upstream, &[])
 }
 
-/// The Worker built in `build` (index.js and its wasm) in workerd.
+/// The Worker built in `build` (worker.js and its wasm) in workerd.
 fn workerd(o: &Options, build: &str, upstream: u16, extra: &[(String, String)]) -> Option<Host> {
     let (node, miniflare) = (o.node.as_ref()?, o.miniflare.as_ref()?);
     let port = free_port();

@@ -1,28 +1,45 @@
-//! Between the runtime's types and the core's `http` types. Headers cross the
-//! wasm boundary as one string (`io::header_text`).
+//! Between the runtime's words and the core's `http` types. Headers cross the
+//! wasm boundary as one string, `name\nvalue\n…` (`headerText` in `io.js`).
 
-use apex_ai_proxy::response::{FailureKind, Reply, UpstreamFailure};
+use apex_ai_proxy::ProxyError;
+use apex_ai_proxy::response::{FailureKind, UpstreamFailure};
 use http::header::HeaderMap;
 use http::request::Parts;
-use wasm_bindgen::JsValue;
-use web_sys::{Request, Response};
 
-use crate::io;
-
-/// The request head as `http::request::Parts`.
-pub fn head(req: &Request) -> worker::Result<Parts> {
-    let url = req.url();
+/// The request head as `http::request::Parts`. workerd hands the Worker only
+/// requests it parsed, so the method and target are valid; should one not
+/// be, the head is `GET /` and [`head_error`] says so.
+pub fn head(method: &str, url: &str, headers: &str) -> Parts {
     // The target is what follows the authority: `https://host/path?query`.
-    let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let target = after_scheme.find('/').map_or("/", |at| &after_scheme[at..]);
-    let request = http::Request::builder()
-        .method(req.method().as_str())
-        .uri(target)
-        .body(())
-        .map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let mut parts = request.into_parts().0;
-    parts.headers = header_map(&io::header_text(&req.headers()));
-    Ok(parts)
+    let request = http::Request::builder().method(method).uri(target).body(());
+    let mut parts = match request {
+        Ok(request) => request.into_parts().0,
+        Err(_) => {
+            let mut parts = http::Request::new(()).into_parts().0;
+            parts.extensions.insert(Unparsed);
+            parts
+        }
+    };
+    parts.headers = header_map(headers);
+    parts
+}
+
+/// Marks a head whose method or target the core could not read.
+#[derive(Clone, Copy)]
+struct Unparsed;
+
+/// Why a request cannot be forwarded as sent, if it cannot.
+pub fn head_error(head: &Parts) -> Option<ProxyError> {
+    if head.extensions.get::<Unparsed>().is_some() {
+        return Some(ProxyError::BadRequest("the request line could not be read".into()));
+    }
+    undecodable_header(&head.headers).map(|name| {
+        ProxyError::BadRequest(format!(
+            "header {name} is not valid UTF-8; a Cloudflare Worker cannot forward it as sent"
+        ))
+    })
 }
 
 /// Headers as the core's map, from their text. workerd hands header values
@@ -37,7 +54,7 @@ pub fn header_map(text: &str) -> HeaderMap {
 /// The first request header whose value workerd could not decode as UTF-8
 /// (it holds U+FFFD): its bytes are lost, so the request cannot be forwarded
 /// as sent.
-pub fn undecodable_header(headers: &HeaderMap) -> Option<String> {
+fn undecodable_header(headers: &HeaderMap) -> Option<String> {
     headers
         .iter()
         .find(|(_, value)| std::str::from_utf8(value.as_bytes()).is_ok_and(|v| v.contains('\u{FFFD}')))
@@ -57,16 +74,6 @@ pub fn header_text(map: &HeaderMap) -> String {
         }
     }
     text
-}
-
-/// A complete proxy answer.
-pub fn response(reply: Reply) -> Response {
-    let (parts, body) = reply.into_parts();
-    let body = match body.is_empty() {
-        true => JsValue::NULL,
-        false => js_sys::Uint8Array::from(body.as_slice()).into(),
-    };
-    io::respond(parts.status.as_u16(), &header_text(&parts.headers), &body)
 }
 
 /// The core's failure kind for the runtime's words (workerd has no error

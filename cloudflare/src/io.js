@@ -1,8 +1,7 @@
-// The Worker's I/O, on the JavaScript side of the wasm boundary (io.rs binds
-// it). Crossing that boundary is what a Rust Worker pays for: per header, per
-// chunk, per timer and per promise. So here headers cross as one string, the
-// upstream fetch and its deadline run in one call, and a body the proxy passes
-// unchanged is pumped here and never enters wasm. The rules are the core's
+// The Worker's I/O, on the JavaScript side of the wasm boundary (entry.js
+// drives it, asking the core at each step). Headers cross the boundary as one
+// string, the upstream fetch and its deadline run here, and a body the proxy
+// passes unchanged is pumped here and never enters wasm. The rules are the core's
 // (src/relay.rs): the head waits for the body's first bytes, a declared length
 // is verified before the last byte goes out, a body never ends falsely
 // complete, and every wait is bounded.
@@ -20,6 +19,7 @@ export function headerText(headers, leaveOut = null) {
   return text;
 }
 
+/** Headers from their text (`headerText`). */
 function fromText(text) {
   const headers = new Headers();
   const parts = text.split('\n');

