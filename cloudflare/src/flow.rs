@@ -1,9 +1,10 @@
 //! One request through the Worker, as a state machine that `entry.js` drives:
 //! JavaScript does the I/O (`io.js`: read, fetch, pump, answer) and asks at each step
 //! what the core decides, in synchronous calls. No Rust future and no promise
-//! crosses the boundary on a request's way: a Worker that awaited in wasm paid
-//! for a closure pair per await, the executor's microtasks and the async
-//! entry, 15% of its CPU per request (scripts/bench.sh, paired rounds).
+//! crosses the boundary on a request's way (a Worker that awaits in wasm pays
+//! for a closure pair per await, the executor's microtasks and an async
+//! entry): 0-5% less CPU per request than the awaiting adapter, 9% with
+//! reporting on (scripts/bench.sh, four paired rounds on 2026-11-28).
 //!
 //! The step numbers are shared with `entry.js`, which names them.
 
