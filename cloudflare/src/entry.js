@@ -85,8 +85,12 @@ async function exchange(flow, request, ctx) {
   try {
     const upload = flow.upload();
     if (upload === UPLOAD_STREAM) {
-      status = await upstream.sendStreaming(method, url, headers, request, flow.limit(), flow.declared() ?? -1, limit, idle);
-      flow.uploadCounted(upstream.requestBytes);
+      const declared = flow.declared() ?? -1;
+      try {
+        status = await upstream.sendStreaming(method, url, headers, request, flow.limit(), declared, limit, idle);
+      } finally {
+        flow.uploadCounted(upstream.requestBytes);
+      }
     } else {
       let body;
       if (upload === UPLOAD_READ) {
@@ -184,9 +188,9 @@ function stream(flow, upstream, idle, ctx) {
 
 /**
  * The body through the core's relay (`first`: the relayed first bytes): each
- * upstream chunk is changed (or counted and captured) by `flow.chunk`. Fixed-length when `length` >= 0, so
- * a body cut short shows as short; otherwise a body that must end unfinished
- * is errored (workerd then ends the response without its last chunk).
+ * upstream chunk is changed (or counted and captured) by `flow.chunk`.
+ * Fixed-length when `length` >= 0, so a body cut short shows as short;
+ * otherwise a body that must end unfinished is errored.
  */
 function relay(flow, upstream, first, length, idle, ctx) {
   let over = false;
