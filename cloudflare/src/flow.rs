@@ -68,7 +68,8 @@ pub struct Flow {
     record: Recorder,
     need: Option<Box<NeedBody>>,
     forward: Option<Box<Forward>>,
-    /// The largest client body the current step accepts.
+    /// The most bytes the current step reads: of the client's body (to plan
+    /// it, or to send it on), or of the upstream's answer ([`READ_ALL`]).
     limit: usize,
     reply: Option<Reply>,
     /// The answer the core judges whole ([`READ_ALL`]).
@@ -109,11 +110,10 @@ impl Flow {
 
     /// The first step: [`ANSWER`], [`READ_BODY`] or [`SEND`].
     pub fn plan(&mut self) -> u32 {
-        let head = match convert::head_error(&self.head) {
-            Some(error) => return self.answer(error_reply(&error, request_dialect(&self.head))),
-            None => &self.head,
-        };
-        match plan(&self.cfg, head) {
+        if let Some(error) = convert::head_error(&self.head) {
+            return self.answer(error_reply(&error, request_dialect(&self.head)));
+        }
+        match plan(&self.cfg, &self.head) {
             Step::Respond(reply) => self.answer(reply),
             Step::Forward(forward) => self.send(forward),
             Step::NeedBody(need) => {
@@ -288,7 +288,7 @@ impl Flow {
     #[wasm_bindgen(js_name = wholeFailed)]
     pub fn whole_failed(&mut self, silent: bool, text: &str, client_gone: bool) -> u32 {
         let Some(buffered) = self.buffered.take() else { return self.internal() };
-        self.blame(format!("the upstream body broke off: {}", words(silent, text)), client_gone);
+        self.blame(broke_off(silent, text), client_gone);
         self.answer(buffered.fail())
     }
 
@@ -348,9 +348,7 @@ impl Flow {
         match how {
             0 => {}
             2 => self.record.failed(Side::Client, CLIENT_GONE),
-            3 => self
-                .record
-                .failed(Side::Upstream, &format!("the upstream body broke off: {}", words(silent, text))),
+            3 => self.record.failed(Side::Upstream, &broke_off(silent, text)),
             _ => self.record.failed(Side::Upstream, text),
         }
     }
@@ -391,10 +389,9 @@ impl Flow {
     /// Reading the relayed body failed: as [`Flow::end`].
     pub fn cut(&mut self, silent: bool, text: &str, client_gone: bool) -> Option<Vec<u8>> {
         let relay = self.relay.take()?;
-        let why = format!("the upstream body broke off: {}", words(silent, text));
         match client_gone {
             true => self.ending((Ending::Truncate, relay.client_gone(CLIENT_GONE))),
-            false => self.ending(relay.fail(&why)),
+            false => self.ending(relay.fail(&broke_off(silent, text))),
         }
     }
 
@@ -509,6 +506,11 @@ impl Flow {
     fn elapsed(&self) -> f64 {
         (crate::now_ms() - self.started) as f64
     }
+}
+
+/// The log's words for a body that broke off with this failure.
+fn broke_off(silent: bool, text: &str) -> String {
+    format!("the upstream body broke off: {}", words(silent, text))
 }
 
 /// A failure in the core's words: `text` itself when `silent` (a wait that
