@@ -1,32 +1,67 @@
-//! Everything the proxy can say no to, rendered in the client's dialect.
+//! Everything the proxy can say no to, and how each client dialect writes an
+//! error.
 //!
-//! Errors are values: constructing one logs nothing. [`ProxyError::status`] is the
-//! one place that decides a status code; [`ProxyError::render`] the one place that
-//! decides a body.
+//! Errors are values: constructing one logs nothing. [`ProxyError::status`] is
+//! the one place that decides a status code; an [`ErrorShape`] (one per
+//! dialect family: OpenAI's here, the others beside their dialect in
+//! `translate/`) the one place that decides a body.
 
 use std::fmt;
 
 use http::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
-/// Which API family the client speaks, chosen by the request path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `/chat/completions` and every other OpenAI-style path.
-    OpenAi,
-    /// `/messages`.
-    Anthropic,
+use crate::json::Json;
+
+/// How one client dialect writes an error body.
+pub trait ErrorShape: fmt::Debug + Sync {
+    /// The error body for `status` saying `message`.
+    fn body(&self, status: StatusCode, message: &str) -> Value;
+    /// `true` when `body` (an upstream's error) is already in this shape.
+    fn is_own(&self, body: Json) -> bool;
 }
 
-impl Dialect {
-    /// Anthropic for paths ending in `/messages` or `/messages/count_tokens`,
-    /// OpenAI for everything else.
-    pub fn from_path(path: &str) -> Self {
-        let path = path.trim_end_matches('/');
-        match path.ends_with("/messages") || path.ends_with("/messages/count_tokens") {
-            true => Dialect::Anthropic,
-            false => Dialect::OpenAi,
-        }
+/// The error shape of a dialect: a static of its `translate/` folder.
+pub type Shape = &'static dyn ErrorShape;
+
+/// OpenAI's errors: `{"error":{"message","type","param","code"}}` (chat
+/// completions, Responses, and every path no dialect claims).
+#[derive(Debug)]
+pub struct OpenAiErrors;
+
+pub static OPENAI: OpenAiErrors = OpenAiErrors;
+
+impl ErrorShape for OpenAiErrors {
+    fn body(&self, status: StatusCode, message: &str) -> Value {
+        let kind = match status.as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            504 => "timeout_error",
+            421 => "api_error",
+            400..=499 => "invalid_request_error",
+            _ => "api_error",
+        };
+        json!({"error": {"message": message, "type": kind, "param": null, "code": openai_code(status)}})
+    }
+
+    fn is_own(&self, body: Json) -> bool {
+        let Some(object) = body.object() else { return false };
+        let message = object.object("error").is_some_and(|e| e.get("message").is_some_and(Json::is_string));
+        message && object.str("type").as_deref() != Some("error")
+    }
+}
+
+/// OpenAI's own string `code` for a status, where it has one (`null`
+/// otherwise, as OpenAI answers most errors).
+pub fn openai_code(status: StatusCode) -> Option<&'static str> {
+    match status.as_u16() {
+        401 => Some("invalid_api_key"),
+        413 => Some("request_too_large"),
+        421 => Some("proxy_not_configured"),
+        429 => Some("rate_limit_exceeded"),
+        _ => None,
     }
 }
 
@@ -50,8 +85,6 @@ pub enum ProxyError {
     /// SDK retries a 4xx other than 408, 409 and 429 (a 500 made them retry a
     /// configuration error for over a second).
     NotConfigured(String),
-    /// A feature this build does not provide yet.
-    NotImplemented(String),
     /// The upstream could not be reached or sent something unusable.
     BadGateway(String),
     /// The upstream did not answer in time.
@@ -71,7 +104,6 @@ impl ProxyError {
             ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::NotConfigured(_) => StatusCode::MISDIRECTED_REQUEST,
-            ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProxyError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ProxyError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Upstream { status, .. } => *status,
@@ -99,74 +131,20 @@ impl ProxyError {
             | ProxyError::NotFound(m)
             | ProxyError::MethodNotAllowed(m)
             | ProxyError::NotConfigured(m)
-            | ProxyError::NotImplemented(m)
             | ProxyError::BadGateway(m)
             | ProxyError::GatewayTimeout(m)
             | ProxyError::Upstream { message: m, .. } => m.clone(),
         }
     }
 
-    /// The error `type` for this error's status, in the given dialect.
-    pub fn error_type(&self, dialect: Dialect) -> &'static str {
-        error_type_for(self.status(), dialect)
-    }
-
-    /// The JSON error body in the client's dialect.
-    pub fn body(&self, dialect: Dialect) -> serde_json::Value {
-        let message = self.message();
-        let kind = self.error_type(dialect);
-        match dialect {
-            Dialect::OpenAi => json!({
-                "error": { "message": message, "type": kind, "param": null, "code": openai_code(self.status()) }
-            }),
-            Dialect::Anthropic => json!({
-                "type": "error",
-                "error": { "type": kind, "message": message }
-            }),
-        }
+    /// The JSON error body in `shape`.
+    pub fn body(&self, shape: Shape) -> Value {
+        shape.body(self.status(), &self.message())
     }
 
     /// The JSON error body, serialized.
-    pub fn body_bytes(&self, dialect: Dialect) -> Vec<u8> {
-        self.body(dialect).to_string().into_bytes()
-    }
-
-    /// The same error as one SSE `error` event (for failures after a stream started).
-    pub fn sse_event(&self, dialect: Dialect) -> Vec<u8> {
-        let body = self.body(dialect);
-        match dialect {
-            Dialect::Anthropic => format!("event: error\ndata: {body}\n\n").into_bytes(),
-            Dialect::OpenAi => format!("data: {body}\n\n").into_bytes(),
-        }
-    }
-}
-
-/// OpenAI's own string `code` for a status, where it has one (`null`
-/// otherwise, as OpenAI answers most errors).
-pub fn openai_code(status: StatusCode) -> Option<&'static str> {
-    match status.as_u16() {
-        401 => Some("invalid_api_key"),
-        413 => Some("request_too_large"),
-        421 => Some("proxy_not_configured"),
-        429 => Some("rate_limit_exceeded"),
-        _ => None,
-    }
-}
-
-/// The conventional error `type` for a status: Anthropic's names (documented in its
-/// API errors page) and OpenAI's (`invalid_request_error` and friends).
-pub fn error_type_for(status: StatusCode, dialect: Dialect) -> &'static str {
-    match (dialect, status.as_u16()) {
-        (_, 401) => "authentication_error",
-        (_, 403) => "permission_error",
-        (_, 404) => "not_found_error",
-        (Dialect::Anthropic, 413) => "request_too_large",
-        (_, 429) => "rate_limit_error",
-        (Dialect::Anthropic, 529) => "overloaded_error",
-        (Dialect::OpenAi, 504) => "timeout_error",
-        (_, 421) => "api_error",
-        (_, 400..=499) => "invalid_request_error",
-        _ => "api_error",
+    pub fn body_bytes(&self, shape: Shape) -> Vec<u8> {
+        self.body(shape).to_string().into_bytes()
     }
 }
 
@@ -178,35 +156,69 @@ impl fmt::Display for ProxyError {
 
 impl std::error::Error for ProxyError {}
 
+/// An upstream error body in `shape`: unchanged when it already is, otherwise
+/// its message (OpenAI, Anthropic, Gemini, Cloudflare `errors[]`, plain text)
+/// in a new body of that shape.
+pub fn reshape(status: StatusCode, shape: Shape, body: &[u8]) -> Vec<u8> {
+    let json = std::str::from_utf8(body).ok().and_then(|text| Json::parse(text).ok());
+    if json.is_some_and(|j| shape.is_own(j)) {
+        return body.to_vec();
+    }
+    let message = json.and_then(error_message).unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        match text.is_empty() {
+            true => format!("upstream answered {status}"),
+            false => text.chars().take(2000).collect(),
+        }
+    });
+    ProxyError::Upstream { status, message }.body_bytes(shape)
+}
+
+/// The message of an error body in any of the shapes upstreams use.
+fn error_message(body: Json) -> Option<String> {
+    let object = body.object()?;
+    if let Some(error) = object.get("error") {
+        if let Some(text) = error.as_str() {
+            return Some(text.into_owned());
+        }
+        if let Some(message) = error.object().and_then(|e| e.str("message")) {
+            return Some(message.into_owned());
+        }
+    }
+    if let Some(errors) = object.array("errors").filter(|e| !e.is_empty()) {
+        let parts: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                let fields = e.object().unwrap_or_default();
+                match (fields.u64("code"), fields.str("message")) {
+                    (Some(code), Some(m)) => format!("{m} (code {code})"),
+                    (None, Some(m)) => m.into_owned(),
+                    _ => e.text().to_owned(),
+                }
+            })
+            .collect();
+        return Some(parts.join("; "));
+    }
+    object.str("message").or_else(|| object.str("detail")).map(|m| m.into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn dialect_follows_the_path() {
-        assert_eq!(Dialect::from_path("/v1/messages"), Dialect::Anthropic);
-        assert_eq!(Dialect::from_path("/anthropic/v1/messages/"), Dialect::Anthropic);
-        assert_eq!(Dialect::from_path("/v1/chat/completions"), Dialect::OpenAi);
-        assert_eq!(Dialect::from_path("/v1/messages/count_tokens"), Dialect::Anthropic);
-        assert_eq!(Dialect::from_path("/v1/embeddings"), Dialect::OpenAi);
+    fn reshape_json(status: u16, body: &str) -> Value {
+        let out = reshape(StatusCode::from_u16(status).unwrap(), &OPENAI, body.as_bytes());
+        serde_json::from_slice(&out).unwrap()
     }
 
     #[test]
     fn openai_shape() {
         let e = ProxyError::Unauthorized("bad token".into());
         assert_eq!(
-            e.body(Dialect::OpenAi),
+            e.body(&OPENAI),
             json!({"error": {"message": "bad token", "type": "authentication_error", "param": null,
                    "code": "invalid_api_key"}})
-        );
-    }
-
-    #[test]
-    fn anthropic_shape() {
-        let e = ProxyError::BadRequest("no model".into());
-        assert_eq!(
-            e.body(Dialect::Anthropic),
-            json!({"type": "error", "error": {"type": "invalid_request_error", "message": "no model"}})
         );
     }
 
@@ -220,33 +232,26 @@ mod tests {
             (ProxyError::MethodNotAllowed(String::new()), 405),
             (ProxyError::PayloadTooLarge { limit: 1 }, 413),
             (ProxyError::NotConfigured(String::new()), 421),
-            (ProxyError::NotImplemented(String::new()), 501),
             (ProxyError::BadGateway(String::new()), 502),
             (ProxyError::GatewayTimeout(String::new()), 504),
             (ProxyError::Upstream { status: StatusCode::TOO_MANY_REQUESTS, message: String::new() }, 429),
         ];
         for (error, status) in cases {
-            assert_eq!(error.status().as_u16(), status, "{error:?}");
+            assert_eq!(error.status().as_u16(), status, "{error}");
         }
     }
 
     #[test]
-    fn anthropic_types_by_status() {
-        let kind = |s: u16| error_type_for(StatusCode::from_u16(s).unwrap(), Dialect::Anthropic);
-        assert_eq!(kind(400), "invalid_request_error");
-        assert_eq!(kind(401), "authentication_error");
-        assert_eq!(kind(403), "permission_error");
-        assert_eq!(kind(404), "not_found_error");
-        assert_eq!(kind(429), "rate_limit_error");
-        assert_eq!(kind(500), "api_error");
-        assert_eq!(kind(529), "overloaded_error");
-    }
-
-    #[test]
-    fn sse_error_event() {
-        let e = ProxyError::BadGateway("upstream closed".into());
-        let text = String::from_utf8(e.sse_event(Dialect::Anthropic)).unwrap();
-        assert!(text.starts_with("event: error\ndata: {"));
-        assert!(text.ends_with("\n\n"));
+    fn native_errors_pass_unchanged_and_foreign_ones_are_reshaped() {
+        let openai = r#"{"error":{"message":"bad","type":"invalid_request_error","code":null}}"#;
+        assert_eq!(reshape(StatusCode::BAD_REQUEST, &OPENAI, openai.as_bytes()), openai.as_bytes());
+        let cloudflare = r#"{"success":false,"errors":[{"code":2009,"message":"Unauthorized"}],"result":{}}"#;
+        assert_eq!(reshape_json(401, cloudflare)["error"]["message"], "Unauthorized (code 2009)");
+        let anthropic = r#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#;
+        assert_eq!(reshape_json(529, anthropic)["error"]["message"], "busy");
+        assert_eq!(reshape_json(502, "")["error"]["message"], "upstream answered 502 Bad Gateway");
+        assert_eq!(reshape_json(400, r#"{"error":"plain"}"#)["error"]["message"], "plain");
+        assert_eq!(reshape_json(422, r#"{"detail":"validation"}"#)["error"]["message"], "validation");
+        assert_eq!(reshape_json(404, "no such model\n")["error"]["message"], "no such model");
     }
 }

@@ -1,7 +1,8 @@
 //! Why an upstream gave no response, in words that are the same on every host.
 //!
-//! Hosts map their runtime's own errors (wasi:http `ErrorCode`, a Worker's
-//! fetch exception) to a [`FailureKind`]; the core alone decides what the client
+//! Hosts map their runtime's own errors to a [`FailureKind`] (wasi:http's
+//! `ErrorCode` in the WASI host; workerd has only words, read by
+//! [`UpstreamFailure::from_words`]); the core alone decides what the client
 //! reads. The runtime's own text goes to the host log, never to a client.
 
 use std::fmt;
@@ -80,6 +81,67 @@ impl UpstreamFailure {
         UpstreamFailure { kind, detail: detail.into() }
     }
 
+    /// The failure a `wasi:http` error code names. `code` is the code as the
+    /// `wasi` crate prints it (`ErrorCode::ConnectionRefused`, `ErrorCode::DnsError(…)`):
+    /// its case names are the WASI specification's `error-code` cases, in Rust's spelling.
+    pub fn from_wasi(code: &str) -> Self {
+        let name = code.trim_start_matches("ErrorCode::");
+        let name = name.split('(').next().unwrap_or_default();
+        let kind = match name {
+            "DnsError" | "DestinationNotFound" => FailureKind::Dns,
+            "ConnectionRefused"
+            | "DestinationUnavailable"
+            | "DestinationIpProhibited"
+            | "DestinationIpUnroutable" => FailureKind::Refused,
+            "TlsProtocolError" | "TlsCertificateError" | "TlsAlertReceived" => FailureKind::Tls,
+            "ConnectionTerminated" | "ConnectionLimitReached" | "HttpResponseIncomplete" => {
+                FailureKind::Closed
+            }
+            "DnsTimeout" | "ConnectionTimeout" => FailureKind::ConnectTimeout,
+            "ConnectionReadTimeout" | "ConnectionWriteTimeout" | "HttpResponseTimeout" => {
+                FailureKind::ResponseTimeout
+            }
+            "HttpRequestDenied" => FailureKind::Denied,
+            n if n.starts_with("HttpProtocol")
+                || n.starts_with("HttpResponse")
+                || n == "HttpUpgradeFailed" =>
+            {
+                FailureKind::Protocol
+            }
+            _ => FailureKind::Other,
+        };
+        UpstreamFailure::new(kind, code)
+    }
+
+    /// The failure a runtime's words describe (workerd has no error codes);
+    /// the words stay in the detail, for the log. `uri` is where the request
+    /// went: workerd answers a failed TLS handshake only with "internal error;
+    /// reference = …", as it does a failed DNS lookup, so to an IP address (no
+    /// lookup) over https it can only be the handshake.
+    pub fn from_words(text: &str, uri: Option<&http::Uri>) -> Self {
+        let lower = text.to_ascii_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+        let mut kind = if has(&["dns", "not resolve", "lookup"]) {
+            FailureKind::Dns
+        } else if has(&["refused"]) {
+            FailureKind::Refused
+        } else if has(&["tls", "ssl", "certificate"]) {
+            FailureKind::Tls
+        } else if has(&["connection lost", "reset", "closed"]) {
+            FailureKind::Closed
+        } else {
+            FailureKind::Other
+        };
+        let ip_literal = uri
+            .and_then(http::Uri::host)
+            .is_some_and(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok());
+        let https = uri.and_then(http::Uri::scheme_str) == Some("https");
+        if kind == FailureKind::Other && https && ip_literal && lower.contains("internal error") {
+            kind = FailureKind::Tls;
+        }
+        UpstreamFailure::new(kind, text)
+    }
+
     /// The message a client reads. `host` is the upstream's authority and
     /// `origin` its `scheme://host:port`; with `neutral` every connection
     /// failure reads the same, so a passthrough client cannot use the proxy to
@@ -118,18 +180,31 @@ impl UpstreamFailure {
     }
 }
 
+/// Why a host stopped reading or writing a body.
+#[derive(Debug, Clone)]
+pub enum Stop {
+    /// No byte moved within the limit.
+    TimedOut,
+    /// The other side closed the stream or hung up.
+    Closed,
+    /// The runtime reported a failure.
+    Failed(UpstreamFailure),
+}
+
+impl Stop {
+    /// What happened, in a few plain words (the same on every host).
+    pub fn words(&self) -> &'static str {
+        match self {
+            Stop::TimedOut => "it stalled past the limit",
+            Stop::Closed => "the connection closed",
+            Stop::Failed(failure) => failure.kind.words(),
+        }
+    }
+}
+
 /// What to add so the host runtime allows connections to `origin`.
 pub fn denied_hint(origin: &str) -> String {
     format!("on Spin, add \"{origin}\" to allowed_outbound_hosts in spin.toml")
-}
-
-/// The `scheme://host:port` of a URI (the port made explicit, as Spin's
-/// `allowed_outbound_hosts` wants it).
-pub fn origin_of(uri: &http::Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("https");
-    let host = uri.host().unwrap_or_default();
-    let port = uri.port_u16().unwrap_or(if scheme == "http" { 80 } else { 443 });
-    format!("{scheme}://{host}:{port}")
 }
 
 impl fmt::Display for UpstreamFailure {
@@ -156,10 +231,28 @@ mod tests {
         assert!(plain[2].contains("http://"), "the TLS failure points at plain HTTP");
         let denied = UpstreamFailure::new(FailureKind::Denied, "").message("h", "http://h:80", true);
         assert!(denied.ends_with("add \"http://h:80\" to allowed_outbound_hosts in spin.toml"), "{denied}");
-        assert_eq!(origin_of(&"http://127.0.0.1/v1".parse().unwrap()), "http://127.0.0.1:80");
-        assert_eq!(
-            origin_of(&"https://gw.example.com:8443/x".parse().unwrap()),
-            "https://gw.example.com:8443"
-        );
+    }
+
+    #[test]
+    fn wasi_codes() {
+        let kind = |code: &str| UpstreamFailure::from_wasi(code).kind;
+        assert_eq!(kind("ErrorCode::DnsError(DnsErrorPayload { rcode: None })"), FailureKind::Dns);
+        assert_eq!(kind("ErrorCode::ConnectionRefused"), FailureKind::Refused);
+        assert_eq!(kind("ErrorCode::TlsAlertReceived(TlsAlertReceivedPayload { .. })"), FailureKind::Tls);
+        assert_eq!(kind("ErrorCode::HttpResponseIncomplete"), FailureKind::Closed);
+        assert_eq!(kind("ErrorCode::HttpResponseTimeout"), FailureKind::ResponseTimeout);
+        assert_eq!(kind("ErrorCode::HttpResponseHeaderSize(None)"), FailureKind::Protocol);
+        assert_eq!(kind("ErrorCode::HttpRequestDenied"), FailureKind::Denied);
+        assert_eq!(kind("ErrorCode::InternalError(None)"), FailureKind::Other);
+    }
+
+    #[test]
+    fn workerd_words() {
+        let kind =
+            |text: &str, uri: &str| UpstreamFailure::from_words(text, Some(&uri.parse().unwrap())).kind;
+        assert_eq!(kind("Network connection lost.", "http://h/"), FailureKind::Closed);
+        assert_eq!(kind("connect ECONNREFUSED", "http://h/"), FailureKind::Refused);
+        assert_eq!(kind("internal error; reference = x", "https://127.0.0.1:9/"), FailureKind::Tls);
+        assert_eq!(kind("internal error; reference = x", "https://h.example/"), FailureKind::Other);
     }
 }

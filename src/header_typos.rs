@@ -5,8 +5,8 @@
 use http::HeaderMap;
 
 use crate::errors::ProxyError;
+use crate::headers::{PROVIDER_HEADER, TYPE_HEADER};
 use crate::mapping::MAPPING_HEADER;
-use crate::routing::{PROVIDER_HEADER, TYPE_HEADER};
 
 /// The headers the proxy reads.
 const OURS: [&str; 3] = [PROVIDER_HEADER, MAPPING_HEADER, TYPE_HEADER];

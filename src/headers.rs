@@ -1,4 +1,5 @@
-//! Header rules shared by both modes: hop-by-hop filtering and CORS.
+//! Header rules shared by both modes: hop-by-hop filtering, CORS, the headers
+//! the proxy reads, and headers as text for a JavaScript host.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -76,22 +77,6 @@ pub fn apply_cors(headers: &mut HeaderMap) {
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("*"));
 }
 
-/// Which behaviour served a response (`gateway` or `passthrough`).
-pub const MODE_HEADER: &str = "x-apex-ai-proxy-mode";
-/// The upstream a response came from (or was meant to), as `host[:port]`.
-pub const UPSTREAM_HEADER: &str = "x-apex-ai-proxy-upstream";
-
-/// Marks a response with the mode that served it and its upstream (when one
-/// was chosen), so a user can see which way a request went.
-pub fn stamp(headers: &mut HeaderMap, mode: crate::routing::Mode, upstream_host: &str) {
-    headers.insert(HeaderName::from_static(MODE_HEADER), HeaderValue::from_static(mode.as_str()));
-    if let Ok(host) = HeaderValue::from_str(upstream_host)
-        && !upstream_host.is_empty()
-    {
-        headers.insert(HeaderName::from_static(UPSTREAM_HEADER), host);
-    }
-}
-
 /// A `HeaderMap` from a host's name/value pairs; pairs `http` rejects are skipped.
 pub fn from_pairs<N: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (N, V)>) -> HeaderMap {
     let mut map = HeaderMap::new();
@@ -103,6 +88,33 @@ pub fn from_pairs<N: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item 
         }
     }
     map
+}
+
+/// The header that selects passthrough mode.
+pub const PROVIDER_HEADER: &str = "x-apex-ai-proxy-provider";
+/// The informational dialect header of passthrough mode.
+pub const TYPE_HEADER: &str = "x-apex-ai-proxy-type";
+
+/// Headers as one string, `name\nvalue\n…` (neither holds a newline), the
+/// way they cross into a JavaScript host; a value that is not UTF-8 cannot be
+/// sent from JavaScript and is left out.
+pub fn to_text(map: &HeaderMap) -> String {
+    let mut text = String::new();
+    for (name, value) in map {
+        if let Ok(value) = std::str::from_utf8(value.as_bytes()) {
+            text.push_str(name.as_str());
+            text.push('\n');
+            text.push_str(value);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// Headers from their text ([`to_text`]).
+pub fn from_text(text: &str) -> HeaderMap {
+    let mut lines = text.split('\n');
+    from_pairs(std::iter::from_fn(|| Some((lines.next()?, lines.next()?))))
 }
 
 /// `true` when `content-type` is `text/event-stream`.
@@ -182,6 +194,13 @@ mod tests {
         ] {
             assert!(!is_host_metadata(&HeaderName::from_static(client)), "{client}");
         }
+    }
+
+    #[test]
+    fn text_round_trip() {
+        let h = map(&[("a", "1"), ("b", "x y"), ("a", "2")]);
+        assert_eq!(to_text(&h), "a\n1\na\n2\nb\nx y\n");
+        assert_eq!(from_text(&to_text(&h)), h);
     }
 
     #[test]

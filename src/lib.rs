@@ -1,27 +1,29 @@
 //! apex-ai-proxy: an LLM request proxy with three behaviours (Cloudflare AI
 //! Gateway routing, passthrough, model mapping), as a host-agnostic core.
 //!
-//! The core does no I/O: [`routing::plan`] turns a request head into a
-//! [`routing::Step`]; the host reads bodies, talks to upstreams and pumps
-//! response chunks through [`response::BodyFilter`]. Hosts: the WASI component
-//! (`src/wasi_host`, compiled only for `target_os = "wasi"`) and the Cloudflare
-//! Worker adapter crate.
+//! The core does no I/O. A host turns each request into an
+//! [`exchange::Exchange`]: it hands it events (the request head, bodies,
+//! upstream answers, timers, a client that left) and performs the actions it
+//! returns. docs/architecture.md draws the layers; the hosts are the WASI
+//! component (`src/wasi_host`, compiled only for `target_os = "wasi"`) and the
+//! Cloudflare Worker adapter crate (`cloudflare/`).
 
-pub mod buffered;
 pub mod config;
 pub mod errors;
+pub mod exchange;
 pub mod failure;
-pub mod filter;
 pub mod gateway;
 pub mod header_typos;
 pub mod headers;
-pub mod json_body;
+pub mod ids;
+pub mod json;
 pub mod mapping;
 pub mod passthrough;
-pub mod relay;
+pub mod plan;
+pub mod providers;
 pub mod report;
-pub mod response;
-pub mod routing;
+pub mod route;
+pub mod target;
 pub mod translate;
 
 #[cfg(test)]
@@ -31,8 +33,7 @@ mod test_support;
 mod wasi_host;
 
 pub use config::Config;
-pub use errors::{Dialect, ProxyError};
-pub use routing::{Forward, ForwardBody, NeedBody, Step, plan};
+pub use exchange::{Action, Event, Exchange};
 
 /// This crate's version, as `/healthz` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

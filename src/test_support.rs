@@ -1,5 +1,5 @@
-//! Builders shared by the core's unit tests.
-#![allow(clippy::result_large_err)]
+//! What the core's unit tests share: a configuration, a request head, and a
+//! request planned through to what goes upstream.
 
 use std::collections::HashMap;
 
@@ -7,10 +7,10 @@ use http::Request;
 use http::request::Parts;
 
 use crate::config::Config;
-use crate::response::Reply;
-use crate::routing::{Forward, ForwardBody, Step, plan};
+use crate::plan::{Forward, Reply, Upload};
+use crate::route::{Plan, plan};
 
-/// A config from `NAME=value` pairs.
+/// A configuration from name/value pairs.
 pub fn config(pairs: &[(&str, &str)]) -> Config {
     let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Config::from_lookup(|name| map.get(name).cloned())
@@ -19,30 +19,31 @@ pub fn config(pairs: &[(&str, &str)]) -> Config {
 /// A request head.
 pub fn head(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
     let mut builder = Request::builder().method(method).uri(uri);
-    for (k, v) in headers {
-        builder = builder.header(*k, *v);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
     builder.body(()).unwrap().into_parts().0
 }
 
-/// Plans a request to the end, feeding `body` when the plan asks for it.
+/// Plans a request with its whole body: what goes upstream, or the answer.
+#[allow(clippy::result_large_err)]
 pub fn run(cfg: &Config, head: &Parts, body: &[u8]) -> Result<Forward, Reply> {
     match plan(cfg, head) {
-        Step::Respond(reply) => Err(reply),
-        Step::Forward(forward) => Ok(*forward),
-        Step::NeedBody(need) => need.with_body(cfg, body.to_vec()),
+        Plan::Respond(reply) => Err(reply),
+        Plan::Forward(forward) => Ok(*forward),
+        Plan::ReadBody(pending) => pending.with_body(cfg, body.to_vec()),
     }
 }
 
-/// The forwarded body bytes.
+/// The upstream body of a planned request (empty when it streams the client's).
 pub fn body_bytes(forward: &Forward) -> &[u8] {
-    match &forward.body {
-        ForwardBody::Bytes(b) => b,
-        ForwardBody::StreamClient { .. } => panic!("body is streamed"),
+    match &forward.request.body {
+        Upload::Bytes(bytes) => bytes,
+        Upload::Client => &[],
     }
 }
 
-/// A reply's JSON body.
+/// A reply's body as JSON.
 pub fn reply_json(reply: &Reply) -> serde_json::Value {
     serde_json::from_slice(reply.body()).unwrap()
 }

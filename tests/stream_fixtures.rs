@@ -6,10 +6,13 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use apex_ai_proxy::translate::anthropic::stream::AnthropicStream;
-use apex_ai_proxy::translate::responses::request::{ChatOptions, to_chat};
-use apex_ai_proxy::translate::responses::stream::ResponsesStream;
+use apex_ai_proxy::json::Json;
+use apex_ai_proxy::providers::Provider;
+use apex_ai_proxy::translate::anthropic::answer::MessageAnswer;
+use apex_ai_proxy::translate::responses::RESPONSES;
 use apex_ai_proxy::translate::sse::SseDecoder;
+use apex_ai_proxy::translate::stream::Translation;
+use apex_ai_proxy::translate::{Dialect, Target};
 use serde_json::{Value, json};
 
 const MODEL: &str = "gpt-5.5#openai";
@@ -26,14 +29,18 @@ fn fixtures() -> Vec<PathBuf> {
     files
 }
 
-fn translate(pieces: &[&[u8]]) -> Vec<u8> {
-    let mut stream = AnthropicStream::new(MODEL);
+/// `pieces` through a translation, in order, then its end.
+fn run(mut stream: Translation, pieces: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::new();
     for piece in pieces {
         out.extend(stream.push(piece));
     }
     out.extend(stream.finish());
     out
+}
+
+fn translate(pieces: &[&[u8]]) -> Vec<u8> {
+    run(Translation::new(Box::new(MessageAnswer::new(MODEL))), pieces)
 }
 
 /// The output as `{"event", "data"}` values, checking each event's framing.
@@ -153,26 +160,23 @@ fn sse_decoder_agrees_on_every_fixture_split() {
 
 /// The Responses translator's context for the fixtures: a request offering a
 /// custom tool and a namespaced function.
-fn responses_stream() -> ResponsesStream {
+fn responses_stream() -> Translation {
     let request = json!({"input": "x", "tools": [
         {"type": "custom", "name": "apply_patch", "description": "Edit files"},
         {"type": "namespace", "name": "multi_agent_v1", "description": "Agents",
          "tools": [{"type": "function", "name": "spawn_agent", "parameters": {"type": "object"}}]},
         {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
-    ]});
-    let options = ChatOptions { include_usage: true, reasoning_effort: false };
-    let (_, context) = to_chat(&request, "m", MODEL, options).unwrap();
-    ResponsesStream::new(context)
+    ]})
+    .to_string();
+    let request = Json::parse(&request).unwrap().object().unwrap();
+    let target =
+        Target { model: "m".into(), client_model: MODEL, provider: Provider::named("deepseek").unwrap() };
+    let (_, answer) = RESPONSES.to_chat(&request, &target).unwrap();
+    Translation::new(answer)
 }
 
 fn translate_responses(pieces: &[&[u8]]) -> Vec<u8> {
-    let mut stream = responses_stream();
-    let mut out = Vec::new();
-    for piece in pieces {
-        out.extend(stream.push(piece));
-    }
-    out.extend(stream.finish());
-    out
+    run(responses_stream(), pieces)
 }
 
 /// The Responses output as data values, checking each event's framing.

@@ -7,9 +7,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::passthrough::guard::AllowEntry;
-
+mod allowlist;
 mod summary;
+
+pub use allowlist::AllowEntry;
 
 /// A secret value: compared and sent upstream, never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -42,6 +43,14 @@ pub struct Timeouts {
     pub first_byte: Duration,
     /// Longest silence between two body chunks.
     pub between_bytes: Duration,
+}
+
+impl Timeouts {
+    /// The wait for a response head: connecting, the TLS handshake and the
+    /// answer together (a runtime's connect timeout may not cover TLS).
+    pub fn head(&self) -> Duration {
+        self.connect + self.first_byte
+    }
 }
 
 /// Which requests get an access-log line (`LOG_LEVEL`).
@@ -182,7 +191,7 @@ impl Config {
                     Some(parsed) => entries.push(parsed),
                     None => problems.push(format!(
                         "PASSTHROUGH_ALLOWED_HOSTS entry {} is not host[:port] or *.domain[:port]; it allows nothing",
-                        crate::translate::quoted(&entry)
+                        crate::json::quoted(&entry)
                     )),
                 }
             }
@@ -223,7 +232,7 @@ impl Config {
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")),
             gateway_models: list("GATEWAY_MODELS")
                 .into_iter()
-                .filter(|m| crate::gateway::providers::ModelRef::parse(m).is_ok())
+                .filter(|m| crate::providers::ModelRef::parse(m).is_ok())
                 .collect(),
             max_body_bytes,
             upstream_timeouts,

@@ -120,12 +120,11 @@ fn id_problem(value: &str) -> Option<String> {
     let placeholder = value.contains(['<', '>', '{', '}', '[', ']', ' '])
         || ["your", "...", "xxx", "placeholder", "changeme", "example"].iter().any(|w| lower.contains(w));
     if placeholder {
-        return Some(format!("is a placeholder ({})", crate::translate::quoted(value)));
+        return Some(format!("is a placeholder ({})", crate::json::quoted(value)));
     }
     let valid = value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    (!valid).then(|| {
-        format!("({}) is not an id: ids are letters, digits, - and _", crate::translate::quoted(value))
-    })
+    (!valid)
+        .then(|| format!("({}) is not an id: ids are letters, digits, - and _", crate::json::quoted(value)))
 }
 
 #[cfg(test)]

@@ -1,44 +1,46 @@
-//! Which gateway endpoint a path names: the last segments decide, so any base
-//! path a client's SDK adds (`/v1`, `/openai/v1`, …) works.
+//! The gateway's route table: which endpoint a path names. The last segments
+//! decide, so any base path a client's SDK adds (`/v1`, `/openai/v1`, …)
+//! works. A dialect adds its lines to [`ROUTES`] (docs/contributing.md).
 
 use http::Method;
 use http::header::HeaderMap;
 
-use crate::errors::{Dialect, ProxyError};
+use crate::errors::{OPENAI, ProxyError, Shape};
+use crate::translate::Dialect;
+use crate::translate::anthropic::MESSAGES;
+use crate::translate::responses::RESPONSES;
 
 /// A gateway endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Endpoint {
-    /// `POST …/chat/completions`.
+    /// `POST …/chat/completions`: every provider speaks chat; the body goes
+    /// on with only its model changed.
     Chat,
-    /// `POST …/messages`.
-    Messages,
-    /// `POST …/messages/count_tokens`.
-    CountTokens,
+    /// A dialect's generate endpoint: native on its own provider, translated
+    /// to chat on the others.
+    Generate(&'static dyn Dialect),
+    /// A dialect's token count: native on its own provider, estimated on the
+    /// others.
+    Count(&'static dyn Dialect),
     /// `GET …/models`, or `GET …/models/{id}` (the id percent-decoded).
     Models { id: Option<String> },
-    /// `POST …/responses` (the OpenAI Responses API).
-    Responses,
 }
+
+/// Path suffix → endpoint, longest suffixes first.
+static ROUTES: [(&str, Endpoint); 5] = [
+    ("/chat/completions", Endpoint::Chat),
+    ("/messages/count_tokens", Endpoint::Count(&MESSAGES)),
+    ("/messages", Endpoint::Generate(&MESSAGES)),
+    ("/responses", Endpoint::Generate(&RESPONSES)),
+    ("/models", Endpoint::Models { id: None }),
+];
 
 impl Endpoint {
     /// The endpoint for a request path; a 404 naming the routes otherwise.
     pub fn from_path(path: &str) -> Result<Endpoint, ProxyError> {
         let path = path.trim_end_matches('/');
-        if path.ends_with("/chat/completions") {
-            return Ok(Endpoint::Chat);
-        }
-        if path.ends_with("/messages") {
-            return Ok(Endpoint::Messages);
-        }
-        if path.ends_with("/messages/count_tokens") {
-            return Ok(Endpoint::CountTokens);
-        }
-        if path.ends_with("/responses") {
-            return Ok(Endpoint::Responses);
-        }
-        if path.ends_with("/models") {
-            return Ok(Endpoint::Models { id: None });
+        if let Some((_, endpoint)) = ROUTES.iter().find(|(suffix, _)| path.ends_with(suffix)) {
+            return Ok(endpoint.clone());
         }
         if let Some((_, id)) = path.rsplit_once("/models/")
             && let Ok(id) = percent_encoding::percent_decode_str(id).decode_utf8()
@@ -57,22 +59,17 @@ impl Endpoint {
     pub fn method(&self) -> Method {
         match self {
             Endpoint::Models { .. } => Method::GET,
-            Endpoint::Chat | Endpoint::Messages | Endpoint::CountTokens | Endpoint::Responses => Method::POST,
+            Endpoint::Chat | Endpoint::Generate(_) | Endpoint::Count(_) => Method::POST,
         }
     }
 
-    /// `true` for the Anthropic endpoints.
-    pub fn is_anthropic(&self) -> bool {
-        matches!(self, Endpoint::Messages | Endpoint::CountTokens)
-    }
-
-    /// The client's dialect: Anthropic for the Messages endpoints, and for the
-    /// models list when the client sends `anthropic-version`.
-    pub fn dialect(&self, headers: &HeaderMap) -> Dialect {
+    /// The client's error shape: the dialect's; for the models list,
+    /// Anthropic's when the client sends `anthropic-version`.
+    pub fn shape(&self, headers: &HeaderMap) -> Shape {
         match self {
-            Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
-            Endpoint::Models { .. } if headers.contains_key("anthropic-version") => Dialect::Anthropic,
-            Endpoint::Models { .. } | Endpoint::Chat | Endpoint::Responses => Dialect::OpenAi,
+            Endpoint::Generate(dialect) | Endpoint::Count(dialect) => dialect.errors(),
+            Endpoint::Models { .. } if headers.contains_key("anthropic-version") => MESSAGES.errors(),
+            Endpoint::Models { .. } | Endpoint::Chat => &OPENAI,
         }
     }
 
@@ -80,19 +77,19 @@ impl Endpoint {
     pub fn name(&self) -> &'static str {
         match self {
             Endpoint::Chat => "chat_completions",
-            Endpoint::Messages => "messages",
-            Endpoint::CountTokens => "count_tokens",
+            Endpoint::Generate(dialect) => dialect.name(),
+            Endpoint::Count(_) => "count_tokens",
             Endpoint::Models { .. } => "models",
-            Endpoint::Responses => "responses",
         }
     }
+}
 
-    /// The path below `{base}/anthropic/v1/` for the native Anthropic route.
-    pub fn anthropic_path(&self) -> &'static str {
-        match self {
-            Endpoint::CountTokens => "messages/count_tokens",
-            _ => "messages",
-        }
+/// `chat_completions`, `messages`, `count_tokens`, `models`, or the path
+/// itself: the `endpoint_type` of reports for a path, in any mode.
+pub fn endpoint_type(path: &str) -> String {
+    match Endpoint::from_path(path) {
+        Ok(endpoint) => endpoint.name().into(),
+        Err(_) => path.trim_end_matches('/').into(),
     }
 }
 
@@ -102,17 +99,17 @@ mod tests {
 
     #[test]
     fn paths() {
-        let ok = |p: &str| Endpoint::from_path(p).unwrap();
-        assert_eq!(ok("/v1/chat/completions"), Endpoint::Chat);
-        assert_eq!(ok("/openai/v1/chat/completions/"), Endpoint::Chat);
-        assert_eq!(ok("/v1/messages"), Endpoint::Messages);
-        assert_eq!(ok("/v1/messages/count_tokens"), Endpoint::CountTokens);
-        assert_eq!(ok("/v1/models"), Endpoint::Models { id: None });
-        assert_eq!(ok("/v1/responses"), Endpoint::Responses);
-        assert_eq!(
-            ok("/v1/models/openai%2Fgpt-5%23openrouter"),
-            Endpoint::Models { id: Some("openai/gpt-5#openrouter".into()) }
-        );
+        let name = |p: &str| Endpoint::from_path(p).unwrap().name();
+        assert_eq!(name("/v1/chat/completions"), "chat_completions");
+        assert_eq!(name("/openai/v1/chat/completions/"), "chat_completions");
+        assert_eq!(name("/v1/messages"), "messages");
+        assert_eq!(name("/v1/messages/count_tokens"), "count_tokens");
+        assert_eq!(name("/v1/models"), "models");
+        assert_eq!(name("/v1/responses"), "responses");
+        assert!(matches!(
+            Endpoint::from_path("/v1/models/openai%2Fgpt-5%23openrouter"),
+            Ok(Endpoint::Models { id: Some(id) }) if id == "openai/gpt-5#openrouter"
+        ));
         for missing in ["", "/", "/v1/embeddings", "/v1/messages/batches"] {
             let e = Endpoint::from_path(missing).unwrap_err();
             assert_eq!(e.status().as_u16(), 404);

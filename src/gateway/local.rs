@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::endpoint::Endpoint;
 use crate::config::Config;
-use crate::errors::{Dialect, ProxyError};
-use crate::response::{Reply, error_reply, json_reply};
-use crate::translate::quoted;
+use crate::errors::ProxyError;
+use crate::json::quoted;
+use crate::plan::{Reply, error_reply, json_reply};
 
 /// Anthropic's default page size for the models list.
 const DEFAULT_PAGE: usize = 20;
@@ -22,12 +22,11 @@ pub const ESTIMATE_HEADER: &str = "x-apex-ai-proxy-token-count";
 /// `GET …/models` (or `…/models/{id}`): the deployment's `GATEWAY_MODELS`, in
 /// OpenAI's list shape, or Anthropic's when the client sends `anthropic-version`.
 pub fn models(cfg: &Config, head: &Parts, id: Option<&str>) -> Reply {
-    let dialect = Endpoint::Models { id: None }.dialect(&head.headers);
-    let object = |model: &str| match dialect {
-        Dialect::Anthropic => {
-            json!({"type": "model", "id": model, "display_name": model, "created_at": NO_DATE})
-        }
-        Dialect::OpenAi => {
+    let shape = Endpoint::Models { id: None }.shape(&head.headers);
+    let anthropic = head.headers.contains_key("anthropic-version");
+    let object = |model: &str| match anthropic {
+        true => json!({"type": "model", "id": model, "display_name": model, "created_at": NO_DATE}),
+        false => {
             let owner = model.split_once('#').map_or("", |(_, provider)| provider);
             json!({"id": model, "object": "model", "created": 0, "owned_by": owner})
         }
@@ -38,15 +37,13 @@ pub fn models(cfg: &Config, head: &Parts, id: Option<&str>) -> Reply {
             Some(model) => json_reply(StatusCode::OK, object(model).to_string().into_bytes()),
             None => error_reply(
                 &ProxyError::NotFound(format!("model {} is not in this proxy's GATEWAY_MODELS", quoted(id))),
-                dialect,
+                shape,
             ),
         };
     }
-    let body = match dialect {
-        Dialect::OpenAi => {
-            json!({"object": "list", "data": all.iter().map(|m| object(m)).collect::<Vec<_>>()})
-        }
-        Dialect::Anthropic => {
+    let body = match anthropic {
+        false => json!({"object": "list", "data": all.iter().map(|m| object(m)).collect::<Vec<_>>()}),
+        true => {
             let query = Query::parse(head.uri.query().unwrap_or_default());
             let (page, has_more) = query.page(all);
             json!({

@@ -1,10 +1,10 @@
-//! Gateway mode (SPEC §3): authenticate the client with the gateway token, route
-//! `<model>#<provider>` to its Cloudflare AI Gateway URL.
+//! Gateway mode (docs/gateway.md): authenticate the client with the gateway
+//! token, route `<model>#<provider>` to its Cloudflare AI Gateway URL, and
+//! speak the client's dialect to any provider.
 
 mod auth;
 mod endpoint;
 pub mod local;
-pub mod providers;
 mod upstream;
 
 use http::Method;
@@ -12,21 +12,17 @@ use http::header::HeaderMap;
 use http::request::Parts;
 
 use crate::config::Config;
-use crate::errors::{Dialect, ProxyError};
-use crate::failure::origin_of;
-use crate::json_body::JsonBody;
+use crate::errors::{ProxyError, Shape};
+use crate::json::body::JsonBody;
 use crate::mapping::{MAPPING_HEADER, ModelMapping};
-use crate::response::{Exchange, Reply, Shape, with_route};
-use crate::routing::{
-    Forward, ForwardBody, Mode, NeedBody, Pending as RoutingPending, RouteInfo, Step, set_length,
-    upstream_uri,
+use crate::plan::{
+    Forward, Mode, Outgoing, Reading, Reply, RouteInfo, Upload, set_length, upstream_uri, with_route,
 };
-use crate::translate::anthropic::{count, request::RequestOptions, request::to_openai};
-use crate::translate::responses::request::{ChatOptions, to_chat};
+use crate::providers::{ChatPath, ModelRef, Provider};
+use crate::translate::Target;
 
 pub use auth::authorize;
-pub use endpoint::Endpoint;
-use providers::{ModelRef, Provider, chat_route, gateway_base};
+pub use endpoint::{Endpoint, endpoint_type};
 use upstream::{chat_body, forwardable, upstream_headers};
 
 /// A gateway request that passed the head checks and waits for its body.
@@ -36,6 +32,15 @@ pub struct Pending {
     mapping: ModelMapping,
     /// The client's `cf-aig-*` and `anthropic-*` headers worth forwarding.
     forwarded: HeaderMap,
+}
+
+/// What a gateway request's head decided.
+#[derive(Debug)]
+pub enum Head {
+    /// Answered without a body (the models list).
+    Answer(Reply),
+    /// Read the body, then [`Pending::with_body`].
+    Body(Pending, Shape),
 }
 
 /// What a gateway request turned into once its body was read.
@@ -49,7 +54,7 @@ pub enum Routed {
 /// Head checks, in order: route (404), method (405), token configured (421,
 /// naming every missing setting), token presented (401), the rest of the
 /// gateway settings (421, every problem at once).
-pub fn plan(cfg: &Config, head: &Parts) -> Result<Step, ProxyError> {
+pub fn plan(cfg: &Config, head: &Parts) -> Result<Head, ProxyError> {
     let endpoint = Endpoint::from_path(head.uri.path())?;
     if head.method != endpoint.method() {
         return Err(ProxyError::MethodNotAllowed(format!(
@@ -72,16 +77,15 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Step, ProxyError> {
     }
     authorize(cfg, &head.headers)?;
     if let Endpoint::Models { id } = &endpoint {
-        return Ok(Step::Respond(local::models(cfg, head, id.as_deref())));
+        return Ok(Head::Answer(local::models(cfg, head, id.as_deref())));
     }
     if !problems.is_empty() {
         return Err(not_configured());
     }
     let mapping =
         crate::headers::text(&head.headers, MAPPING_HEADER).map(ModelMapping::parse).unwrap_or_default();
-    let dialect = endpoint.dialect(&head.headers);
-    let pending = Pending { endpoint, mapping, forwarded: forwardable(&head.headers) };
-    Ok(NeedBody::step(cfg, dialect, RoutingPending::Gateway(pending)))
+    let shape = endpoint.shape(&head.headers);
+    Ok(Head::Body(Pending { endpoint, mapping, forwarded: forwardable(&head.headers) }, shape))
 }
 
 impl Pending {
@@ -100,78 +104,128 @@ impl Pending {
         let routed = self.mapping.apply(&client_model).unwrap_or_else(|| client_model.clone());
         let model_ref = ModelRef::parse(&routed)?;
         let base = gateway_base(cfg)?;
-        let native_anthropic = model_ref.provider == Provider::Anthropic && self.endpoint.is_anthropic();
         let mut info = RouteInfo {
             mode: Mode::Gateway,
-            provider: model_ref.provider.name().to_owned(),
+            provider: model_ref.provider.name.to_owned(),
             model: client_model.clone(),
             upstream_model: model_ref.model.clone(),
             endpoint_type: self.endpoint.name().to_owned(),
             stream: body.stream(),
             upstream_host: String::new(),
         };
-        let (url, bytes, shape) = match self.endpoint {
-            Endpoint::Messages | Endpoint::CountTokens if native_anthropic => {
-                let url = format!("{base}/anthropic/v1/{}", self.endpoint.anthropic_path());
-                (url, body.with_model(&model_ref.model), Shape::Gateway)
+        let provider = model_ref.provider;
+        // The provider's own API, when the endpoint is its dialect.
+        let native = match &self.endpoint {
+            Endpoint::Generate(dialect) | Endpoint::Count(dialect) => {
+                let native = dialect.native();
+                provider.native.filter(|_| native.provider == provider.name).map(|root| (root, native))
             }
-            Endpoint::CountTokens => {
-                let request = body.to_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
-                let reply = local::token_estimate(count::estimate(&request)?);
+            Endpoint::Chat | Endpoint::Models { .. } => None,
+        };
+        let (url, bytes, reading, shape) = match (self.endpoint, native) {
+            (Endpoint::Generate(dialect), Some((root, native))) => {
+                let url = format!("{base}{root}{}", native.generate);
+                (url, body.with_model(&model_ref.model), Reading::Gateway, dialect.errors())
+            }
+            (Endpoint::Count(dialect), Some((root, native))) if native.count.is_some() => {
+                let url = format!("{base}{root}{}", native.count.unwrap_or_default());
+                (url, body.with_model(&model_ref.model), Reading::Gateway, dialect.errors())
+            }
+            (Endpoint::Count(dialect), _) => {
+                let reply = local::token_estimate(dialect.estimate_tokens(&body.object())?);
                 info.upstream_model.clear();
                 return Ok(Routed::Answer(with_route(reply, info)));
             }
-            Endpoint::Messages => {
-                let route = chat_route(cfg, &base, &model_ref)?;
-                let request = body.into_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
-                let options = RequestOptions { include_usage: model_ref.provider != Provider::Mistral };
-                let translated = to_openai(&request, &route.body_model, options)?;
-                drop(request); // a big body: two copies at most at any time
-                info.upstream_model.clone_from(&route.body_model);
-                let shape = Shape::AnthropicFromOpenAi { model: client_model };
-                (route.url, crate::json_body::to_bytes(&translated), shape)
-            }
-            Endpoint::Chat => {
-                let route = chat_route(cfg, &base, &model_ref)?;
-                let bytes = chat_body(body, &route.body_model, model_ref.provider)?;
-                info.upstream_model.clone_from(&route.body_model);
-                (route.url, bytes, Shape::Gateway)
-            }
-            Endpoint::Responses if model_ref.provider == Provider::OpenAi => {
-                (format!("{base}/openai/responses"), body.with_model(&model_ref.model), Shape::Gateway)
-            }
-            Endpoint::Responses => {
-                let route = chat_route(cfg, &base, &model_ref)?;
-                let request = body.into_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
-                let options = ChatOptions {
-                    include_usage: model_ref.provider != Provider::Mistral,
-                    reasoning_effort: model_ref.provider.takes_reasoning_effort(),
+            (Endpoint::Generate(dialect), None) => {
+                let url = chat_url(cfg, &base, &model_ref)?;
+                let target = Target {
+                    model: provider.body_model(&model_ref.model),
+                    client_model: &client_model,
+                    provider,
                 };
-                let (translated, context) = to_chat(&request, &route.body_model, &client_model, options)?;
-                drop(request);
-                info.upstream_model.clone_from(&route.body_model);
-                let shape = Shape::ResponsesFromChat(Box::new(context));
-                (route.url, crate::json_body::to_bytes(&translated), shape)
+                let (chat, answer) = dialect.to_chat(&body.object(), &target)?;
+                let bytes = crate::json::to_bytes(&chat.for_provider(&provider.quirks));
+                info.upstream_model = target.model;
+                (url, bytes, Reading::Translated(answer), dialect.errors())
             }
-            Endpoint::Models { .. } => {
+            (Endpoint::Chat, _) => {
+                let url = chat_url(cfg, &base, &model_ref)?;
+                let body_model = provider.body_model(&model_ref.model);
+                let bytes = chat_body(body, &body_model, provider)?;
+                info.upstream_model = body_model;
+                (url, bytes, Reading::Gateway, Endpoint::Chat.shape(&HeaderMap::new()))
+            }
+            (Endpoint::Models { .. }, _) => {
                 return Err(ProxyError::MethodNotAllowed("the models list takes no body; use GET".into()));
             }
         };
         let uri = upstream_uri(&url, |m| ProxyError::NotConfigured(format!("GATEWAY_BASE_URL: {m}")))?;
         info.upstream_host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
-        let mut headers = upstream_headers(cfg, &self.forwarded, native_anthropic);
+        let native_headers = if native.is_some() { provider.native_headers } else { &[] };
+        let mut headers = upstream_headers(cfg, &self.forwarded, native_headers);
         set_length(&mut headers, bytes.len() as u64);
-        let dialect = if self.endpoint.is_anthropic() { Dialect::Anthropic } else { Dialect::OpenAi };
-        let origin = origin_of(&uri);
         Ok(Routed::Forward(Box::new(Forward {
-            method: Method::POST,
-            uri,
-            headers,
-            body: ForwardBody::Bytes(bytes),
+            request: Outgoing { method: Method::POST, uri, headers, body: Upload::Bytes(bytes) },
+            reading,
+            info,
+            shape,
+            neutral_failures: false,
             timeouts: cfg.upstream_timeouts,
-            exchange: Exchange { dialect, shape, info, neutral_failures: false, origin },
         })))
     }
+}
+
+/// `{GATEWAY_BASE_URL}/{ACCOUNT_ID}/{GATEWAY_ID}`, or a configuration error.
+pub fn gateway_base(cfg: &Config) -> Result<String, ProxyError> {
+    match (&cfg.account_id, &cfg.gateway_id) {
+        (Some(account), Some(gateway)) => {
+            let base = cfg
+                .gateway_base_url
+                .as_ref()
+                .map_err(|problem| ProxyError::NotConfigured(problem.clone()))?;
+            Ok(format!("{base}/{account}/{gateway}"))
+        }
+        _ => Err(ProxyError::NotConfigured(
+            "gateway mode needs ACCOUNT_ID and GATEWAY_ID (your Cloudflare account id and AI Gateway id); \
+             set both, or use passthrough with the X-APEX-AI-PROXY-PROVIDER header"
+                .into(),
+        )),
+    }
+}
+
+/// The chat-completions URL of a provider (its row in the provider table).
+pub fn chat_url(cfg: &Config, base: &str, model_ref: &ModelRef) -> Result<String, ProxyError> {
+    Ok(match model_ref.provider.chat {
+        ChatPath::CompatPrefixed | ChatPath::Compat => format!("{base}/compat/chat/completions"),
+        ChatPath::Own(path) => format!("{base}{path}"),
+        ChatPath::Azure => {
+            let resource = cfg.azure_resource.as_deref().ok_or_else(|| {
+                ProxyError::NotConfigured(
+                    "#azure-openai needs AZURE_RESOURCE (your Azure OpenAI resource name)".into(),
+                )
+            })?;
+            format!(
+                "{base}/azure-openai/{}/{}/chat/completions?api-version={}",
+                encode_segment(resource),
+                encode_segment(&model_ref.model),
+                encode_segment(&cfg.azure_api_version)
+            )
+        }
+    })
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, so a value can
+/// stand as one path segment or query value.
+fn encode_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -33,17 +33,17 @@ fn routes_chat_and_rewrites_only_the_model() {
     let body =
         r#"{"model": "gpt-5.5#openai", "messages":[{"role":"user","content":"hi"}], "temperature": 1.0}"#;
     let f = run(&cfg(), &post("/v1/chat/completions", &[]), body.as_bytes()).unwrap();
-    assert_eq!(f.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/compat/chat/completions");
+    assert_eq!(f.request.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/compat/chat/completions");
     assert_eq!(
         std::str::from_utf8(body_bytes(&f)).unwrap(),
         body.replace("gpt-5.5#openai", "openai/gpt-5.5")
     );
-    assert_eq!(f.headers["cf-aig-authorization"], "Bearer gw-secret");
-    assert_eq!(f.headers["content-length"], body_bytes(&f).len().to_string().as_str());
-    assert!(f.headers.get("authorization").is_none());
-    assert_eq!(f.exchange.info.model, "gpt-5.5#openai");
-    assert_eq!(f.exchange.info.upstream_model, "openai/gpt-5.5");
-    assert_eq!(f.exchange.info.endpoint_type, "chat_completions");
+    assert_eq!(f.request.headers["cf-aig-authorization"], "Bearer gw-secret");
+    assert_eq!(f.request.headers["content-length"], body_bytes(&f).len().to_string().as_str());
+    assert!(f.request.headers.get("authorization").is_none());
+    assert_eq!(f.info.model, "gpt-5.5#openai");
+    assert_eq!(f.info.upstream_model, "openai/gpt-5.5");
+    assert_eq!(f.info.endpoint_type, "chat_completions");
 }
 
 #[test]
@@ -54,11 +54,11 @@ fn native_anthropic_is_lossless() {
         &[("anthropic-version", "2023-06-01"), ("anthropic-beta", "x-1"), ("x-api-key", "k")],
     );
     let f = run(&cfg(), &h, body.as_bytes()).unwrap();
-    assert_eq!(f.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/anthropic/v1/messages");
+    assert_eq!(f.request.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/anthropic/v1/messages");
     assert_eq!(body_bytes(&f), body.replace("claude-opus-4.7#anthropic", "claude-opus-4.7").as_bytes());
-    assert_eq!(f.headers["anthropic-version"], "2023-06-01");
-    assert_eq!(f.headers["anthropic-beta"], "x-1");
-    assert!(f.headers.get("x-api-key").is_none());
+    assert_eq!(f.request.headers["anthropic-version"], "2023-06-01");
+    assert_eq!(f.request.headers["anthropic-beta"], "x-1");
+    assert!(f.request.headers.get("x-api-key").is_none());
 }
 
 #[test]
@@ -73,10 +73,16 @@ fn cf_aig_controls_are_forwarded_but_not_their_authorization() {
         ],
     );
     let f = run(&cfg(), &h, br#"{"model":"m#groq"}"#).unwrap();
-    assert_eq!(f.headers["cf-aig-cache-ttl"], "60");
-    assert_eq!(f.headers["cf-aig-skip-cache"], "true");
-    assert_eq!(f.headers.get_all("cf-aig-authorization").iter().collect::<Vec<_>>(), ["Bearer gw-secret"]);
-    assert!(f.headers.get("anthropic-version").is_none(), "anthropic headers only on the native route");
+    assert_eq!(f.request.headers["cf-aig-cache-ttl"], "60");
+    assert_eq!(f.request.headers["cf-aig-skip-cache"], "true");
+    assert_eq!(
+        f.request.headers.get_all("cf-aig-authorization").iter().collect::<Vec<_>>(),
+        ["Bearer gw-secret"]
+    );
+    assert!(
+        f.request.headers.get("anthropic-version").is_none(),
+        "anthropic headers only on the native route"
+    );
 }
 
 #[test]
@@ -86,7 +92,7 @@ fn mistral_loses_include_usage_only() {
     let f = run(&cfg(), &post("/v1/chat/completions", &[]), body.as_bytes()).unwrap();
     let sent: Value = serde_json::from_slice(body_bytes(&f)).unwrap();
     assert_eq!(sent, json!({"model":"mistral/mistral-large-latest","stream":true}));
-    assert!(f.exchange.info.stream);
+    assert!(f.info.stream);
 
     let body = r#"{"model":"m#mistral","stream_options":{"include_usage":true,"other":1}}"#;
     let f = run(&cfg(), &post("/v1/chat/completions", &[]), body.as_bytes()).unwrap();
@@ -106,8 +112,8 @@ fn mapping_picks_the_model_the_gateway_sees() {
     assert_eq!(body_bytes(&f), br#"{"model":"deepseek/deepseek-v4-pro"}"#);
     let h = post("/v1/chat/completions", &[("x-apex-ai-proxy-mapping", "gpt-4o#sonar#perplexity-ai")]);
     let f = run(&cfg(), &h, br#"{"model":"gpt-4o"}"#).unwrap();
-    assert!(f.uri.path().ends_with("/perplexity-ai/chat/completions"));
-    assert_eq!(f.exchange.info.model, "gpt-4o");
+    assert!(f.request.uri.path().ends_with("/perplexity-ai/chat/completions"));
+    assert_eq!(f.info.model, "gpt-4o");
 }
 
 #[test]
@@ -175,17 +181,17 @@ fn count_tokens_native_or_estimated() {
     let h = post("/v1/messages/count_tokens", &[("anthropic-version", "2023-06-01")]);
     let body = r#"{"model":"claude-x#anthropic","messages":[{"role":"user","content":"hello"}]}"#;
     let f = run(&c, &h, body.as_bytes()).unwrap();
-    assert_eq!(f.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/anthropic/v1/messages/count_tokens");
+    assert_eq!(f.request.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/anthropic/v1/messages/count_tokens");
     assert_eq!(body_bytes(&f), body.replace("claude-x#anthropic", "claude-x").as_bytes());
-    assert_eq!(f.headers["anthropic-version"], "2023-06-01");
-    assert_eq!(f.exchange.info.endpoint_type, "count_tokens");
+    assert_eq!(f.request.headers["anthropic-version"], "2023-06-01");
+    assert_eq!(f.info.endpoint_type, "count_tokens");
 
     let body = r#"{"model":"deepseek-v4#deepseek","messages":[{"role":"user","content":"hello there!"}]}"#;
     let reply = run(&c, &h, body.as_bytes()).unwrap_err();
     assert_eq!(reply.status(), 200);
     assert_eq!(reply.headers()["x-apex-ai-proxy-token-count"], "estimate");
     assert_eq!(reply_json(&reply), json!({"input_tokens": 7}));
-    let info = reply.extensions().get::<crate::routing::RouteInfo>().unwrap();
+    let info = reply.extensions().get::<crate::plan::RouteInfo>().unwrap();
     assert_eq!((info.provider.as_str(), info.endpoint_type.as_str()), ("deepseek", "count_tokens"));
 
     let e = run(&c, &h, br#"{"model":"deepseek-v4#deepseek"}"#).unwrap_err();
@@ -225,22 +231,22 @@ fn responses_native_for_openai_translated_for_others() {
     let h = post("/v1/responses", &[]);
     let body = r#"{"model":"gpt-5.5#openai","input":"hi","store":true,"tools":[{"type":"web_search"}]}"#;
     let f = run(&c, &h, body.as_bytes()).unwrap();
-    assert_eq!(f.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/openai/responses");
+    assert_eq!(f.request.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/openai/responses");
     assert_eq!(
         body_bytes(&f),
         body.replace("gpt-5.5#openai", "gpt-5.5").as_bytes(),
         "byte for byte but the model"
     );
-    assert_eq!(f.exchange.shape, crate::response::Shape::Gateway);
-    assert_eq!(f.exchange.info.endpoint_type, "responses");
+    assert!(matches!(f.reading, crate::plan::Reading::Gateway));
+    assert_eq!(f.info.endpoint_type, "responses");
 
     let body = r#"{"model":"grok-4#grok","input":"hi","reasoning":{"effort":"high"},"stream":true}"#;
     let f = run(&c, &h, body.as_bytes()).unwrap();
-    assert_eq!(f.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/compat/chat/completions");
+    assert_eq!(f.request.uri.to_string(), "http://127.0.0.1:9/v1/acc/gw/compat/chat/completions");
     let sent: Value = serde_json::from_slice(body_bytes(&f)).unwrap();
     assert_eq!(sent["model"], "grok/grok-4");
     assert_eq!(sent["reasoning_effort"], "high");
-    assert!(matches!(f.exchange.shape, crate::response::Shape::ResponsesFromChat(_)));
+    assert!(matches!(f.reading, crate::plan::Reading::Translated(_)));
 
     let body = r#"{"model":"d#deepseek","input":"hi","reasoning":{"effort":"high"}}"#;
     let sent: Value = serde_json::from_slice(body_bytes(&run(&c, &h, body.as_bytes()).unwrap())).unwrap();

@@ -10,7 +10,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::target::{Host, Scheme, Target, parse_target};
+use crate::config::AllowEntry;
+use crate::target::{Host, Scheme, Target};
 
 /// Why a target is refused (answered with 403).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,60 +42,20 @@ impl Refusal {
     }
 }
 
-/// One `PASSTHROUGH_ALLOWED_HOSTS` entry, normalised.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AllowEntry {
-    /// `true` for `*.domain`: names below `domain`, not `domain` itself.
-    pub wildcard: bool,
-    /// The host as [`Host`] prints it (lowercase, no trailing dot, canonical IPv6).
-    pub host: String,
-    /// The port, or `None` for the scheme's default (443, or 80 for `http://`).
-    pub port: Option<u16>,
-}
-
-impl std::fmt::Display for AllowEntry {
-    /// As it would be written in `PASSTHROUGH_ALLOWED_HOSTS`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let wildcard = if self.wildcard { "*." } else { "" };
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        match self.port {
-            Some(port) => write!(f, "{wildcard}{host}:{port}"),
-            None => write!(f, "{wildcard}{host}"),
-        }
+/// `true` when `entry` allows `target` (its port is the scheme's default
+/// when the entry names none).
+fn allows(entry: &AllowEntry, target: &Target) -> bool {
+    let default = match target.scheme {
+        Scheme::Https => 443,
+        Scheme::Http => 80,
+    };
+    if entry.port.unwrap_or(default) != target.port.unwrap_or(default) {
+        return false;
     }
-}
-
-impl AllowEntry {
-    /// Parses `host[:port]` or `*.domain[:port]`, with an optional `https://`
-    /// and trailing dot. `None` for anything else (a path, user-info, junk).
-    pub fn parse(entry: &str) -> Option<AllowEntry> {
-        let entry = entry.trim();
-        let (wildcard, rest) = match entry.strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, entry),
-        };
-        let target = parse_target(rest).ok().filter(|t| t.base_path.is_empty())?;
-        if wildcard && !matches!(target.host, Host::Name(_)) {
-            return None;
-        }
-        Some(AllowEntry { wildcard, host: target.host.to_string(), port: target.port })
-    }
-
-    fn matches(&self, target: &Target) -> bool {
-        let default = match target.scheme {
-            Scheme::Https => 443,
-            Scheme::Http => 80,
-        };
-        if self.port.unwrap_or(default) != target.port.unwrap_or(default) {
-            return false;
-        }
-        let host = target.host.to_string();
-        match self.wildcard {
-            true => {
-                host.strip_suffix(self.host.as_str()).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
-            }
-            false => host == self.host,
-        }
+    let host = target.host.to_string();
+    match entry.wildcard {
+        true => host.strip_suffix(entry.host.as_str()).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+        false => host == entry.host,
     }
 }
 
@@ -115,7 +76,7 @@ pub fn check(
         }
     }
     if let Some(list) = allowed_hosts
-        && !list.iter().any(|entry| entry.matches(target))
+        && !list.iter().any(|entry| allows(entry, target))
     {
         return Err(Refusal::NotAllowed(target.authority()));
     }

@@ -1,22 +1,21 @@
-//! Passthrough mode (SPEC §4): forward to `https://{PROVIDER}{path}{?query}` with
-//! the client's own credentials, the body untouched unless a mapping applies.
+//! Passthrough mode (docs/passthrough.md): forward to
+//! `https://{PROVIDER}{path}{?query}` with the client's own credentials, the
+//! body untouched unless a mapping applies.
 
 pub mod guard;
-pub mod target;
 
 use http::Method;
 use http::header::{self, HeaderMap, HeaderName};
 use http::request::Parts;
 
 use crate::config::Config;
-use crate::errors::{Dialect, ProxyError};
-use crate::json_body::JsonBody;
+use crate::errors::{ProxyError, Shape};
+use crate::json::body::JsonBody;
 use crate::mapping::{MAPPING_HEADER, ModelMapping};
-use crate::response::{Exchange, Shape};
-use crate::routing::{
-    Forward, ForwardBody, Mode, NeedBody, Pending as RoutingPending, RouteInfo, Step, declared_length,
-    endpoint_type, set_length, upstream_uri,
+use crate::plan::{
+    Forward, Mode, Outgoing, Reading, RouteInfo, Upload, declared_length, set_length, upstream_uri,
 };
+use crate::target::parse_target;
 
 /// A passthrough request waiting for its body because a mapping may apply.
 #[derive(Debug)]
@@ -25,21 +24,29 @@ pub struct Pending {
     mapping: ModelMapping,
 }
 
+/// What a passthrough request's head decided.
+#[derive(Debug)]
+pub enum Head {
+    /// Send it now, streaming the client's body.
+    Forward(Box<Forward>),
+    /// Read the body first: a mapping may change its model.
+    Body(Box<Pending>),
+}
+
 /// Validates the target and builds the upstream request. Without a usable
 /// mapping the client's body is streamed; with one, the body is read first.
-pub fn plan(cfg: &Config, head: &Parts, provider: &str, dialect: Dialect) -> Result<Step, ProxyError> {
+pub fn plan(cfg: &Config, head: &Parts, provider: &str, shape: Shape) -> Result<Head, ProxyError> {
     if head.method != Method::GET && head.method != Method::POST {
         return Err(ProxyError::MethodNotAllowed(format!(
             "{} is not allowed; passthrough forwards GET and POST",
             head.method
         )));
     }
-    let target = target::parse_target(provider).map_err(ProxyError::BadRequest)?;
+    let target = parse_target(provider).map_err(ProxyError::BadRequest)?;
     guard::check(&target, cfg.passthrough_allow_private, cfg.passthrough_allowed_hosts.as_deref())
         .map_err(|refusal| ProxyError::Forbidden(refusal.message()))?;
     let url = target.url(head.uri.path(), head.uri.query());
     let uri = upstream_uri(&url, |m| ProxyError::BadRequest(format!("X-APEX-AI-PROXY-PROVIDER: {m}")))?;
-    let origin = crate::failure::origin_of(&uri);
     let mut headers = forward_headers(&head.headers);
     let length = declared_length(&head.headers);
     if let Some(len) = length {
@@ -48,30 +55,24 @@ pub fn plan(cfg: &Config, head: &Parts, provider: &str, dialect: Dialect) -> Res
     let info = RouteInfo {
         mode: Mode::Passthrough,
         provider: provider.to_owned(),
-        endpoint_type: endpoint_type(head.uri.path()),
+        endpoint_type: crate::gateway::endpoint_type(head.uri.path()),
         upstream_host: target.authority(),
         ..RouteInfo::default()
     };
     let forward = Forward {
-        method: head.method.clone(),
-        uri,
-        headers,
-        body: ForwardBody::StreamClient { limit: cfg.max_body_bytes },
+        request: Outgoing { method: head.method.clone(), uri, headers, body: Upload::Client },
+        reading: Reading::Relay,
+        info,
+        shape,
+        neutral_failures: !cfg.passthrough_allow_private,
         timeouts: cfg.upstream_timeouts,
-        exchange: Exchange {
-            dialect,
-            shape: Shape::Relay,
-            info,
-            neutral_failures: !cfg.passthrough_allow_private,
-            origin,
-        },
     };
     let mapping =
         crate::headers::text(&head.headers, MAPPING_HEADER).map(ModelMapping::parse).unwrap_or_default();
     if mapping.is_empty() || length == Some(0) {
-        return Ok(Step::Forward(Box::new(forward)));
+        return Ok(Head::Forward(Box::new(forward)));
     }
-    Ok(NeedBody::step(cfg, dialect, RoutingPending::Passthrough(Box::new(Pending { forward, mapping }))))
+    Ok(Head::Body(Box::new(Pending { forward, mapping })))
 }
 
 impl Pending {
@@ -81,7 +82,7 @@ impl Pending {
         let Pending { mut forward, mapping } = self;
         let bytes = match JsonBody::parse(body) {
             Ok(json) => {
-                let info = &mut forward.exchange.info;
+                let info = &mut forward.info;
                 info.stream = json.stream();
                 info.model = json.model().unwrap_or_default().to_owned();
                 match json.model().and_then(|m| mapping.apply(m)) {
@@ -97,8 +98,8 @@ impl Pending {
             }
             Err((_, bytes)) => bytes,
         };
-        set_length(&mut forward.headers, bytes.len() as u64);
-        forward.body = ForwardBody::Bytes(bytes);
+        set_length(&mut forward.request.headers, bytes.len() as u64);
+        forward.request.body = Upload::Bytes(bytes);
         forward
     }
 }

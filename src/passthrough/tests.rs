@@ -1,5 +1,5 @@
 use crate::config::Config;
-use crate::routing::ForwardBody;
+use crate::plan::Upload;
 use crate::test_support::{body_bytes, config, head, run};
 
 fn private() -> Config {
@@ -24,13 +24,13 @@ fn streams_unchanged_without_mapping() {
         ],
     );
     let f = run(&config(&[]), &h, b"").unwrap();
-    assert_eq!(f.uri.to_string(), "https://zenmux.ai/api/v1/responses?x=1&y=%20");
-    assert!(matches!(f.body, ForwardBody::StreamClient { .. }));
-    let names: Vec<&str> = f.headers.keys().map(|k| k.as_str()).collect();
+    assert_eq!(f.request.uri.to_string(), "https://zenmux.ai/api/v1/responses?x=1&y=%20");
+    assert!(matches!(f.request.body, Upload::Client));
+    let names: Vec<&str> = f.request.headers.keys().map(|k| k.as_str()).collect();
     assert_eq!(names, ["authorization", "x-api-key", "accept", "content-length"]);
-    assert_eq!(f.headers["content-length"], "12");
-    assert_eq!(f.headers["authorization"], "Bearer upstream-key");
-    assert_eq!(f.exchange.info.upstream_host, "zenmux.ai");
+    assert_eq!(f.request.headers["content-length"], "12");
+    assert_eq!(f.request.headers["authorization"], "Bearer upstream-key");
+    assert_eq!(f.info.upstream_host, "zenmux.ai");
 }
 
 #[test]
@@ -46,8 +46,8 @@ fn mapping_changes_only_the_model() {
     );
     let f = run(&config(&[]), &h, body).unwrap();
     assert_eq!(body_bytes(&f), br#"{ "model" : "mimo-v2.5-pro", "max_tokens": 1e3 }"#);
-    assert_eq!(f.headers["content-length"], body_bytes(&f).len().to_string().as_str());
-    assert_eq!(f.exchange.info.upstream_model, "mimo-v2.5-pro");
+    assert_eq!(f.request.headers["content-length"], body_bytes(&f).len().to_string().as_str());
+    assert_eq!(f.info.upstream_model, "mimo-v2.5-pro");
 
     for untouched in [&b"not json"[..], br#"{"model":"other"}"#, br#"{"model":7}"#, b"[1,2]"] {
         let f = run(&config(&[]), &h, untouched).unwrap();

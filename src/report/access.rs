@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Side;
 use crate::config::{LogFormat, LogLevel, LogSettings};
-use crate::routing::RouteInfo;
+use crate::plan::RouteInfo;
 
 /// What a log line (and a report) says about a request.
 pub struct View<'a> {
@@ -60,8 +60,8 @@ pub fn line(settings: &LogSettings, view: &View, unix_ms: u64) -> Option<String>
                 ("model", json!(capped(&i.model, FIELD_CAP))),
                 ("upstream_model", json!(capped(&i.upstream_model, FIELD_CAP))),
                 ("upstream_host", json!(i.upstream_host)),
-                ("ttfb_ms", json!(super::point::round(view.ttfb_ms))),
-                ("duration_ms", json!(super::point::round(view.duration_ms))),
+                ("ttfb_ms", json!(round(view.ttfb_ms))),
+                ("duration_ms", json!(round(view.duration_ms))),
                 ("request_bytes", json!(view.request_bytes)),
                 ("response_bytes", json!(view.response_bytes)),
                 ("request_id", json!(view.request_id)),
@@ -136,6 +136,11 @@ fn escaped(s: &str, spaces: bool) -> String {
         .collect()
 }
 
+/// Milliseconds to three decimals, as the log and the reports show them.
+pub fn round(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
 /// `unix_ms` as `2026-11-28T07:31:50.005Z`.
 pub fn rfc3339(unix_ms: u64) -> String {
     let (secs, ms) = (unix_ms / 1000, unix_ms % 1000);
@@ -161,7 +166,7 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing::Mode;
+    use crate::plan::Mode;
 
     fn view<'a>(info: &'a RouteInfo, failed: Option<(Side, &'a str)>) -> View<'a> {
         View {

@@ -1,15 +1,14 @@
 //! What the proxy says about each request: one access-log line on the host's
-//! log, and (when configured) the two aepipe calls of SPEC §6. A [`Recorder`]
-//! is fed as the request goes by; the host asks for both at the end.
+//! log, and (when configured) the two aepipe calls (docs/operations.md,
+//! "Reports"). The exchange feeds a [`Recorder`] as the request goes by and
+//! asks for both at the end.
 //!
-//! Protocol for a host: `Recorder::new` when the request arrives;
-//! `request_chunk` for each request body chunk; `route` when a plan is known;
-//! `response_head` and `response_chunk` for what the client receives (or
-//! `reply` for a whole answer); `failed` when a side broke the exchange off;
-//! then, after the client has its whole response, `finish(duration_ms,
-//! unix_ms)`: write its log line to the host log and send every [`AepipeCall`]
-//! independently, with a bounded timeout. Times come in as arguments: the
-//! core has no clock.
+//! Protocol: `Recorder::new` when the request arrives; `request_chunk` for
+//! each request body chunk; `route` when a plan is known; `response_head` and
+//! `response_chunk` for what the client receives; `failed` when a side broke
+//! the exchange off; then, after the client has its whole response,
+//! `finish(duration_ms, unix_ms)`. Times come in as arguments: the core has
+//! no clock.
 
 pub mod access;
 pub mod batch;
@@ -22,8 +21,9 @@ use http::request::Parts;
 use http::{Method, StatusCode};
 
 use crate::config::Config;
-use crate::response::Reply;
-use crate::routing::{Mode, PROVIDER_HEADER, RouteInfo};
+use crate::failure::{FailureKind, UpstreamFailure};
+use crate::headers::PROVIDER_HEADER;
+use crate::plan::{Mode, RouteInfo};
 use capture::{Capture, UsageMeter};
 
 /// The response header that carries the request id (as in the log and reports).
@@ -38,6 +38,36 @@ pub struct AepipeCall {
     pub url: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+}
+
+impl AepipeCall {
+    /// The call as an upstream request, with its body's length (the body is
+    /// [`AepipeCall::body`]).
+    pub fn request(&self) -> Result<crate::plan::Outgoing, UpstreamFailure> {
+        let uri = self.url.parse().map_err(|e| {
+            UpstreamFailure::new(FailureKind::Other, format!("AEPIPE_BASE_URL gives an invalid URL: {e}"))
+        })?;
+        let mut headers = self.headers.clone();
+        crate::plan::set_length(&mut headers, self.body.len() as u64);
+        let body = crate::plan::Upload::Client;
+        Ok(crate::plan::Outgoing { method: http::Method::POST, uri, headers, body })
+    }
+}
+
+/// The log line for an aepipe call that was not taken (`None` when it was):
+/// the status it got, or why it failed (a denied connection says what to
+/// allow). Reports are dropped after this one line.
+pub fn delivery(url: &str, outcome: Result<StatusCode, UpstreamFailure>) -> Option<String> {
+    let problem = match outcome {
+        Ok(status) if status.is_success() => return None,
+        Ok(status) => format!("answered {status}"),
+        Err(failure) if failure.kind == FailureKind::Denied => {
+            let origin = url.parse().map(|uri| crate::plan::origin_of(&uri)).unwrap_or_default();
+            format!("failed: {failure} ({})", crate::failure::denied_hint(&origin))
+        }
+        Err(failure) => format!("failed: {failure}"),
+    };
+    Some(format!("apex-ai-proxy: aepipe report to {url} {problem}"))
 }
 
 /// Which side of the proxy broke an exchange off.
@@ -100,8 +130,6 @@ pub struct Recorder {
     facts: Box<Facts>,
     /// `None` when reporting is off or the request is not reported.
     captured: Option<Box<Captured>>,
-    /// `false` for the placeholder [`Recorder::off`].
-    live: bool,
 }
 
 impl Recorder {
@@ -119,7 +147,7 @@ impl Recorder {
             } else {
                 Mode::Gateway
             },
-            endpoint_type: crate::routing::endpoint_type(head.uri.path()),
+            endpoint_type: crate::gateway::endpoint_type(head.uri.path()),
             ..RouteInfo::default()
         };
         let facts = Facts {
@@ -142,12 +170,7 @@ impl Recorder {
                 usage: UsageMeter::new(false),
             })
         });
-        Recorder { facts: Box::new(facts), captured, live: true }
-    }
-
-    /// A recorder that says nothing (a placeholder while the real one is lent).
-    pub fn off() -> Recorder {
-        Recorder { facts: Box::default(), captured: None, live: false }
+        Recorder { facts: Box::new(facts), captured }
     }
 
     /// `true` when aepipe reports will be built: hosts may skip work otherwise.
@@ -162,24 +185,33 @@ impl Recorder {
         }
     }
 
-    /// `bytes` more of the request sent on by the host without this record
-    /// seeing them (only when nothing is captured: [`Recorder::is_on`] is false).
-    pub fn request_counted(&mut self, bytes: u64) {
-        debug_assert!(self.captured.is_none(), "a captured body must be pushed, not counted");
-        self.facts.request_bytes += bytes;
-    }
-
     pub fn route(&mut self, info: &RouteInfo) {
         self.facts.info = info.clone();
+    }
+
+    /// The upstream's authority, once a route chose one.
+    pub fn upstream_host(&self) -> &str {
+        &self.facts.info.upstream_host
+    }
+
+    /// `true` once a response head went to the client.
+    pub fn answered(&self) -> bool {
+        self.facts.status != 0
+    }
+
+    /// Marks a response with the mode that served it and its upstream
+    /// (preflights and health checks are not marked).
+    pub fn stamp(&self, headers: &mut HeaderMap) {
+        if self.facts.info.mode != Mode::Local {
+            self.facts.info.stamp(headers);
+        }
     }
 
     /// The response head as sent to the client, at `ttfb_ms` after arrival.
     /// Adds the request id to `headers`, so a client can find this request's
     /// log line and reports.
     pub fn response_head(&mut self, status: StatusCode, headers: &mut HeaderMap, ttfb_ms: f64) {
-        if self.live
-            && let Ok(id) = HeaderValue::from_str(&self.facts.request_id)
-        {
+        if let Ok(id) = HeaderValue::from_str(&self.facts.request_id) {
             headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
         }
         self.facts.status = status.as_u16();
@@ -199,24 +231,6 @@ impl Recorder {
         }
     }
 
-    /// `bytes` more of the response sent, passed by the host without this
-    /// record seeing them (only when nothing is captured: [`Recorder::is_on`]
-    /// is false).
-    pub fn response_counted(&mut self, bytes: u64) {
-        debug_assert!(self.captured.is_none(), "a captured body must be pushed, not counted");
-        self.facts.response_bytes += bytes;
-    }
-
-    /// A complete proxy answer, sent at `ttfb_ms` (its head gets the request id).
-    pub fn reply(&mut self, reply: &mut Reply, ttfb_ms: f64) {
-        if let Some(info) = reply.extensions().get::<RouteInfo>() {
-            self.route(info);
-        }
-        let status = reply.status();
-        self.response_head(status, reply.headers_mut(), ttfb_ms);
-        self.response_chunk(reply.body());
-    }
-
     /// `side` broke the exchange off; `why` in words for the log (never a
     /// secret). The first side to fail is the one recorded.
     pub fn failed(&mut self, side: Side, why: &str) {
@@ -226,10 +240,7 @@ impl Recorder {
     /// The log line and the aepipe calls for this request. `unix_ms` is the
     /// wall-clock time the request ended.
     pub fn finish(self, cfg: &Config, duration_ms: f64, unix_ms: u64) -> Finished {
-        if !self.live {
-            return Finished { log: None, calls: Vec::new() };
-        }
-        let Recorder { facts, captured, .. } = self;
+        let Recorder { facts, captured } = self;
         let mut facts = *facts;
         let calls = match captured {
             Some(captured) => aepipe_calls(cfg, &mut facts, *captured, duration_ms),
@@ -301,11 +312,6 @@ fn aepipe_calls(cfg: &Config, f: &mut Facts, c: Captured, duration_ms: f64) -> V
         body,
     };
     vec![call("requests/ingest", point::points_payload(&facts)), call("raw/log", raw)]
-}
-
-/// A request id for reports and logs: distinct per request within a process.
-pub fn new_request_id() -> String {
-    crate::routing::unique_id()
 }
 
 #[cfg(test)]

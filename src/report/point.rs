@@ -5,9 +5,9 @@
 use http::HeaderMap;
 use serde::Serialize;
 
-use crate::json_body::to_bytes;
+use crate::json::to_bytes;
 
-use super::access::View;
+use super::access::{View, round};
 use super::capture::{Capture, Tokens};
 use super::redact;
 
@@ -183,8 +183,4 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     s[..end].to_owned()
-}
-
-pub fn round(ms: f64) -> f64 {
-    (ms * 1000.0).round() / 1000.0
 }

@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 
 use super::point::{MAX_BLOB_BYTES, MAX_BLOBS, MAX_DOUBLES};
 use super::{AepipeCall, Recorder};
-use crate::routing::{Mode, RouteInfo};
+use crate::plan::{Mode, RouteInfo};
 use crate::test_support::{config, head};
 
 fn cfg() -> crate::Config {
@@ -137,12 +137,11 @@ fn bodies_are_truncated_with_a_marker() {
 fn proxy_errors_are_reported_as_errors() {
     let h = head("POST", "/v1/messages", &[]);
     let mut r = Recorder::new(&cfg(), &h, "r");
-    let mut reply = crate::response::error_reply(
-        &crate::ProxyError::Unauthorized("no".into()),
-        crate::Dialect::Anthropic,
-    );
-    r.reply(&mut reply, 0.5);
-    assert_eq!(reply.headers()[super::REQUEST_ID_HEADER], "r");
+    let error = crate::errors::ProxyError::Unauthorized("no".into());
+    let mut headers = HeaderMap::new();
+    r.response_head(StatusCode::UNAUTHORIZED, &mut headers, 0.5);
+    r.response_chunk(&error.body_bytes(&crate::translate::anthropic::ERRORS));
+    assert_eq!(headers[super::REQUEST_ID_HEADER], "r");
     let calls = r.finish(&cfg(), 0.7, 0).calls;
     let point = &body(&calls[0])["points"][0];
     assert_eq!(point["level"], "error");
@@ -198,4 +197,20 @@ fn the_first_side_to_fail_is_the_one_said() {
     r.response_head(StatusCode::OK, &mut HeaderMap::new(), 1.0);
     let line = r.finish(&config(&[]), 2.0, 0).log.unwrap();
     assert!(line.ends_with("failed=client: hung up"), "{line}");
+}
+
+#[test]
+fn a_report_not_taken_is_one_line() {
+    use crate::failure::{FailureKind, UpstreamFailure};
+    let url = "http://127.0.0.1:9/v1/apex-ai-proxy/raw/log";
+    assert_eq!(super::delivery(url, Ok(StatusCode::OK)), None);
+    assert_eq!(
+        super::delivery(url, Ok(StatusCode::INTERNAL_SERVER_ERROR)).unwrap(),
+        format!("apex-ai-proxy: aepipe report to {url} answered 500 Internal Server Error")
+    );
+    let denied = super::delivery(url, Err(UpstreamFailure::new(FailureKind::Denied, "x"))).unwrap();
+    assert!(
+        denied.ends_with("(on Spin, add \"http://127.0.0.1:9\" to allowed_outbound_hosts in spin.toml)"),
+        "{denied}"
+    );
 }

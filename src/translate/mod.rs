@@ -1,46 +1,131 @@
-//! Client dialects over one OpenAI chat-completions upstream.
+//! Client dialects over one OpenAI chat-completions upstream
+//! (docs/architecture.md, "Dialects").
 //!
-//! - [`anthropic`]: Anthropic Messages ⇄ OpenAI chat (SPEC §7), for
-//!   `/v1/messages` routed to a non-Anthropic provider.
-//! - [`responses`]: the OpenAI Responses API ⇄ OpenAI chat, for
-//!   `/v1/responses` routed to a provider other than OpenAI.
-//! - [`chat`]: the upstream side they share: an OpenAI chat SSE stream as
-//!   events, tool calls told apart.
-//! - [`sse`]: the incremental Server-Sent Events decoder every stream
-//!   translator (and the usage meter) reads with.
+//! A dialect implements [`Dialect`]: the client's request becomes a typed
+//! [`ChatRequest`], and an [`Answer`] turns the chat answer back into the
+//! client's, whole or streamed. What every dialect shares is written once:
+//! the chat side ([`chat`]), the SSE decoder and framing ([`sse`]), and the
+//! stream driver ([`stream::Translation`]: phases, caps, the overflow and
+//! early-end errors). Adding a dialect is a folder here and one line in the
+//! gateway's route table.
 
 pub mod anthropic;
 pub mod chat;
 pub mod responses;
 pub mod sse;
+pub mod stream;
 
+use std::fmt;
+
+use http::StatusCode;
 use serde_json::Value;
 
-/// Token counts from an OpenAI `usage` object, as the provider reported them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// All prompt tokens, cached ones included.
-    pub prompt_tokens: u64,
-    /// Prompt tokens served from the provider's cache (OpenAI
-    /// `prompt_tokens_details.cached_tokens`, DeepSeek `prompt_cache_hit_tokens`).
-    pub cached_tokens: u64,
-    pub completion_tokens: u64,
-    /// Completion tokens spent on reasoning (`completion_tokens_details.reasoning_tokens`).
-    pub reasoning_tokens: u64,
+use crate::errors::{ProxyError, Shape};
+use crate::json::Object;
+use crate::providers::Provider;
+use chat::Usage;
+use chat::completion::Completion;
+use chat::request::ChatRequest;
+
+/// Where a translated request goes.
+#[derive(Debug, Clone)]
+pub struct Target<'t> {
+    /// The `model` of the upstream body.
+    pub model: String,
+    /// The model as the client sent it: answers carry it back.
+    pub client_model: &'t str,
+    pub provider: &'static Provider,
 }
 
-impl Usage {
-    pub fn from_openai(usage: &Value) -> Usage {
-        let n = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64);
-        Usage {
-            prompt_tokens: n("/prompt_tokens").unwrap_or(0),
-            cached_tokens: n("/prompt_tokens_details/cached_tokens")
-                .or_else(|| n("/prompt_cache_hit_tokens"))
-                .unwrap_or(0),
-            completion_tokens: n("/completion_tokens").unwrap_or(0),
-            reasoning_tokens: n("/completion_tokens_details/reasoning_tokens").unwrap_or(0),
-        }
+/// Where a dialect is its provider's own API: the gateway forwards it
+/// natively there, with only the model changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Native {
+    /// The provider's name (its row in the provider table holds its root).
+    pub provider: &'static str,
+    /// The generate endpoint below the provider's native root.
+    pub generate: &'static str,
+    /// The token-count endpoint, where the dialect has one.
+    pub count: Option<&'static str>,
+}
+
+/// A client dialect served over a chat-completions upstream.
+pub trait Dialect: fmt::Debug + Sync {
+    /// The `endpoint_type` of reports and logs.
+    fn name(&self) -> &'static str;
+
+    /// How the dialect writes errors.
+    fn errors(&self) -> Shape;
+
+    /// The provider whose own API this is.
+    fn native(&self) -> Native;
+
+    /// An estimate of a request's input tokens, for providers that cannot
+    /// count (marked as an estimate in the answer).
+    fn estimate_tokens(&self, request: &Object) -> Result<u64, ProxyError>;
+
+    /// The client's request as a chat request for `target` (the provider's
+    /// quirks not yet applied), and the answer the chat response goes through.
+    /// Invalid input is a `400` naming the field.
+    fn to_chat<'a>(
+        &self,
+        request: &Object<'a>,
+        target: &Target,
+    ) -> Result<(ChatRequest<'a>, Box<dyn Answer>), ProxyError>;
+}
+
+/// What kind of text a stream delta carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    Reasoning,
+    Answer,
+}
+
+/// How a stream ended normally.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamEnd<'a> {
+    /// The chat `finish_reason`, if the upstream sent one.
+    pub finish_reason: Option<&'a str>,
+    pub usage: Usage,
+}
+
+/// Why a stream ended with an error.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamError<'a> {
+    /// The status an upstream error event carried.
+    pub status: Option<StatusCode>,
+    pub message: &'a str,
+    /// The usage reported before the failure.
+    pub usage: Usage,
+}
+
+/// The way back for one translated request: a whole completion, or the
+/// events of a streamed one in the order [`stream::Translation`] calls them.
+/// Event methods append to `out`; each dialect tracks what it has started.
+pub trait Answer: fmt::Debug + Send {
+    /// A whole completion as the client's answer.
+    fn whole(&self, completion: &Completion) -> Value;
+
+    /// The `content-type` of the streamed answer.
+    fn stream_type(&self) -> &'static str {
+        "text/event-stream"
     }
+
+    /// The upstream's first chunk: its completion id and creation time.
+    fn start(&mut self, id: Option<&str>, created: Option<u64>, out: &mut Vec<u8>);
+    fn text(&mut self, kind: TextKind, text: &str, out: &mut Vec<u8>);
+    /// A tool call begins; `slot` numbers the calls of the stream from 0.
+    fn tool_start(&mut self, slot: usize, id: Option<&str>, name: &str, out: &mut Vec<u8>);
+    fn tool_args(&mut self, slot: usize, fragment: &str, out: &mut Vec<u8>);
+    /// The answer is complete; nothing follows.
+    fn complete(&mut self, end: StreamEnd, out: &mut Vec<u8>);
+    /// The answer failed; nothing follows.
+    fn fail(&mut self, error: StreamError, out: &mut Vec<u8>);
+}
+
+/// A `400` for input a dialect cannot take.
+pub fn bad(message: impl Into<String>) -> ProxyError {
+    ProxyError::BadRequest(message.into())
 }
 
 /// `<prefix>_<id>` from the upstream's completion id (so the same upstream
@@ -52,38 +137,7 @@ pub fn id_from_upstream(prefix: &str, upstream_id: Option<&str>) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
         .collect();
     match id.is_empty() {
-        true => format!("{prefix}_{}", crate::routing::unique_id()),
+        true => format!("{prefix}_{}", crate::ids::unique_id()),
         false => format!("{prefix}_{}", id.trim_start_matches("chatcmpl-")),
-    }
-}
-
-/// The message or text of a JSON string for a user: a JSON-quoted string, so
-/// messages never show Rust's debug formatting.
-pub fn quoted(text: &str) -> String {
-    Value::from(text).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn usage_with_cache() {
-        let openai = json!({"prompt_tokens": 100, "completion_tokens": 7,
-                            "prompt_tokens_details": {"cached_tokens": 60},
-                            "completion_tokens_details": {"reasoning_tokens": 3}});
-        assert_eq!(
-            Usage::from_openai(&openai),
-            Usage { prompt_tokens: 100, cached_tokens: 60, completion_tokens: 7, reasoning_tokens: 3 }
-        );
-        let deepseek = json!({"prompt_tokens": 10, "completion_tokens": 2, "prompt_cache_hit_tokens": 4});
-        assert_eq!(Usage::from_openai(&deepseek).cached_tokens, 4);
-        assert_eq!(Usage::from_openai(&json!(null)), Usage::default());
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quoted("a\"b"), r#""a\"b""#);
     }
 }

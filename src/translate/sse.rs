@@ -1,4 +1,5 @@
-//! An incremental Server-Sent Events decoder: feed bytes split anywhere, get the
+//! Server-Sent Events both ways: [`write_event`] frames one event, and
+//! [`SseDecoder`] is an incremental decoder: feed bytes split anywhere, get the
 //! `data` of each complete event. Handles `\n`, `\r\n` and `\r` line endings
 //! (even split between two chunks), `data:` with or without the space, multi-line
 //! data, comments and other fields (ignored).
@@ -11,6 +12,13 @@
 /// far above any real event (the largest LLM events, tool-call argument deltas,
 /// are some hundred KiB), far below what would hurt a 128 MB Worker isolate.
 pub const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Appends one event, `event: <name>` with its `data` on one line.
+pub fn write_event(out: &mut Vec<u8>, name: &str, data: &impl std::fmt::Display) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "event: {name}\ndata: {data}\n\n");
+}
 
 /// Decoder state: the bytes of an unfinished line and the event's data so far.
 #[derive(Debug, Default)]

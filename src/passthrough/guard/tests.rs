@@ -1,5 +1,5 @@
-use super::super::target::parse_target;
 use super::*;
+use crate::target::parse_target;
 
 fn verdict(header: &str, allow_private: bool, allowed: Option<&[&str]>) -> Result<(), Refusal> {
     let allowed: Option<Vec<AllowEntry>> =

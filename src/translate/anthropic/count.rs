@@ -3,9 +3,8 @@
 //! tokenizer). About four characters of text per token, as OpenAI and Anthropic
 //! both state for English; a fixed cost per image and per message.
 
-use serde_json::Value;
-
 use crate::errors::ProxyError;
+use crate::json::{Json, Object};
 
 /// Tokens counted for one image (Anthropic's figure for a ~1.15 megapixel image).
 const IMAGE_TOKENS: u64 = 1_600;
@@ -16,20 +15,19 @@ const CHARS_PER_TOKEN: u64 = 4;
 
 /// Estimates the input tokens of a Messages request (`system`, `messages`,
 /// `tools`). A request without `messages` is a 400, as the real endpoint's.
-pub fn estimate(request: &Value) -> Result<u64, ProxyError> {
+pub fn estimate(request: &Object) -> Result<u64, ProxyError> {
     let messages = request
-        .get("messages")
-        .and_then(Value::as_array)
+        .array("messages")
         .ok_or_else(|| ProxyError::BadRequest("messages: field required (an array of messages)".into()))?;
     let mut tally = Tally::default();
-    tally.walk(request.get("system").unwrap_or(&Value::Null));
+    tally.walk(request.get("system"));
     for message in messages {
         tally.tokens += MESSAGE_TOKENS;
-        tally.walk(message.get("content").unwrap_or(&Value::Null));
+        tally.walk(message.object().and_then(|m| m.get("content")));
     }
-    for tool in request.get("tools").and_then(Value::as_array).into_iter().flatten() {
+    for tool in request.array("tools").unwrap_or_default() {
         // A tool reaches the model as its name, description and schema text.
-        tally.chars += tool.to_string().chars().count() as u64;
+        tally.chars += tool.text().chars().count() as u64;
     }
     Ok((tally.tokens + tally.chars.div_ceil(CHARS_PER_TOKEN)).max(1))
 }
@@ -42,27 +40,24 @@ struct Tally {
 
 impl Tally {
     /// Counts the text of a content value: strings, blocks, nested results.
-    fn walk(&mut self, value: &Value) {
-        match value {
-            Value::String(s) => self.chars += s.chars().count() as u64,
-            Value::Array(items) => items.iter().for_each(|item| self.walk(item)),
-            Value::Object(block) => match block.get("type").and_then(Value::as_str) {
+    /// (The body was parsed with serde_json's depth limit, so this recursion
+    /// is bounded.)
+    fn walk(&mut self, value: Option<Json>) {
+        let Some(value) = value else { return };
+        if let Some(text) = value.as_str() {
+            self.chars += text.chars().count() as u64;
+        } else if let Some(items) = value.array() {
+            items.into_iter().for_each(|item| self.walk(Some(item)));
+        } else if let Some(block) = value.object() {
+            match block.kind().as_deref() {
                 Some("image") => self.tokens += IMAGE_TOKENS,
-                Some("tool_use") => {
-                    self.chars += block.get("input").map_or(0, |i| i.to_string().len() as u64)
-                }
+                Some("tool_use") => self.chars += block.get("input").map_or(0, |i| i.text().len() as u64),
                 _ => {
-                    for key in ["text", "thinking", "content", "data", "title"] {
-                        if let Some(inner) = block.get(key) {
-                            self.walk(inner);
-                        }
-                    }
-                    if let Some(source) = block.get("source") {
-                        self.walk(source);
+                    for key in ["text", "thinking", "content", "data", "title", "source"] {
+                        self.walk(block.get(key));
                     }
                 }
-            },
-            _ => {}
+            }
         }
     }
 }
@@ -70,7 +65,12 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn estimate(request: &Value) -> Result<u64, ProxyError> {
+        let text = request.to_string();
+        super::estimate(&Json::parse(&text).unwrap().object().unwrap())
+    }
 
     #[test]
     fn counts_text_images_and_tools() {

@@ -1,20 +1,56 @@
-//! OpenAI Responses API ⇄ OpenAI chat completions, for `/v1/responses` routed to
-//! a provider other than OpenAI.
+//! The OpenAI Responses API over a chat upstream (docs/translation.md,
+//! "Responses"): `/v1/responses` for every provider but `openai` (which the
+//! gateway reaches natively).
 //!
-//! - [`request::to_chat`]: the request, Responses → chat; it also yields the
-//!   [`ResponsesContext`] the answer is built with.
-//! - [`response::to_response`]: a whole completion → a `response` object.
-//! - [`stream::ResponsesStream`]: a streamed completion, chunk by chunk.
+//! - [`request::to_chat`]: the request; it also yields the
+//!   [`ResponsesContext`] the answer is built with;
+//! - [`answer::ResponsesAnswer`]: the answer, whole or streamed.
 
+pub mod answer;
 mod custom_input;
 pub mod request;
-pub mod response;
-pub mod stream;
 mod tools;
 
 use serde_json::{Map, Value, json};
 
-use super::Usage;
+use super::chat::Usage;
+use super::chat::request::ChatRequest;
+use super::{Answer, Dialect, Native, Target};
+use crate::errors::{OPENAI, ProxyError, Shape};
+use crate::json::Object;
+
+/// The Responses dialect.
+#[derive(Debug)]
+pub struct Responses;
+
+pub static RESPONSES: Responses = Responses;
+
+impl Dialect for Responses {
+    fn name(&self) -> &'static str {
+        "responses"
+    }
+
+    fn errors(&self) -> Shape {
+        &OPENAI
+    }
+
+    fn native(&self) -> Native {
+        Native { provider: "openai", generate: "/responses", count: None }
+    }
+
+    fn estimate_tokens(&self, _request: &Object) -> Result<u64, ProxyError> {
+        Err(ProxyError::NotFound("the Responses API has no token count here".into()))
+    }
+
+    fn to_chat<'a>(
+        &self,
+        request: &Object<'a>,
+        target: &Target,
+    ) -> Result<(ChatRequest<'a>, Box<dyn Answer>), ProxyError> {
+        let (chat, context) = request::to_chat(request, target)?;
+        Ok((chat, Box::new(answer::ResponsesAnswer::new(context))))
+    }
+}
 
 /// What the answer to one Responses request needs from the request: the
 /// client's model, how chat tool names map back, and the fields a `response`

@@ -1,8 +1,22 @@
 use serde_json::{Value, json};
 
-use super::{RequestOptions, to_openai};
+use crate::errors::ProxyError;
+use crate::json::Json;
+use crate::providers::Provider;
+use crate::translate::Target;
 
-const STREAM_USAGE: RequestOptions = RequestOptions { include_usage: true };
+/// The request as a chat request for `model` on `provider`, quirks applied.
+fn to_openai(request: &Value, model: &str, provider: &str) -> Result<Value, ProxyError> {
+    let text = request.to_string();
+    let object = Json::parse(&text).unwrap().object().unwrap();
+    let provider = Provider::named(provider).unwrap();
+    let target = Target { model: model.into(), client_model: "client#model", provider };
+    let chat = super::to_chat(&object, &target)?.for_provider(&provider.quirks);
+    Ok(serde_json::to_value(chat).unwrap())
+}
+
+const STREAM_USAGE: &str = "openai";
+const NO_STREAM_USAGE: &str = "mistral";
 
 fn translate(request: Value) -> Value {
     to_openai(&request, "openai/gpt-5.5", STREAM_USAGE).unwrap()
@@ -102,7 +116,7 @@ fn simple_forms_and_no_stream_options_without_stream() {
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "is_error": true, "content": "boom"}]}
         ]}),
         "m",
-        RequestOptions { include_usage: false },
+        NO_STREAM_USAGE,
     )
     .unwrap();
     assert_eq!(
@@ -117,7 +131,7 @@ fn simple_forms_and_no_stream_options_without_stream() {
     let streamed = to_openai(
         &json!({"max_tokens": 1, "stream": true, "messages": [{"role": "user", "content": "x"}]}),
         "m",
-        RequestOptions { include_usage: false },
+        NO_STREAM_USAGE,
     )
     .unwrap();
     assert_eq!(streamed.get("stream_options"), None, "not for mistral");

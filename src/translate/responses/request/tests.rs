@@ -1,15 +1,31 @@
 use serde_json::{Value, json};
 
-use super::{ChatOptions, to_chat};
+use crate::errors::ProxyError;
+use crate::json::Json;
+use crate::providers::Provider;
+use crate::translate::Target;
+use crate::translate::responses::ResponsesContext;
 
-const OPTIONS: ChatOptions = ChatOptions { include_usage: true, reasoning_effort: false };
+/// The request as a chat request for `model` on `provider` (quirks applied),
+/// and its context.
+fn to_chat(request: &Value, model: &str, provider: &str) -> Result<(Value, ResponsesContext), ProxyError> {
+    let text = request.to_string();
+    let object = Json::parse(&text).unwrap().object().unwrap();
+    let provider = Provider::named(provider).unwrap();
+    let target = Target { model: model.into(), client_model: "deepseek-v4#deepseek", provider };
+    let (chat, context) = super::to_chat(&object, &target)?;
+    Ok((serde_json::to_value(chat.for_provider(&provider.quirks)).unwrap(), context))
+}
+
+/// A provider that takes stream usage but not `reasoning_effort`.
+const OPTIONS: &str = "deepseek";
 
 fn translate(request: Value) -> Value {
-    to_chat(&request, "deepseek/deepseek-v4", "deepseek-v4#deepseek", OPTIONS).unwrap().0
+    to_chat(&request, "deepseek/deepseek-v4", OPTIONS).unwrap().0
 }
 
 fn error(request: Value) -> String {
-    let e = to_chat(&request, "m", "m", OPTIONS).unwrap_err();
+    let e = to_chat(&request, "m", OPTIONS).unwrap_err();
     assert_eq!(e.status().as_u16(), 400);
     e.message()
 }
@@ -33,14 +49,8 @@ fn a_string_input_with_instructions_and_settings() {
             "stream": true, "stream_options": {"include_usage": true}
         })
     );
-    let with_effort = to_chat(
-        &json!({"input": "x", "reasoning": {"effort": "low"}}),
-        "m",
-        "m",
-        ChatOptions { include_usage: false, reasoning_effort: true },
-    )
-    .unwrap()
-    .0;
+    let with_effort =
+        to_chat(&json!({"input": "x", "reasoning": {"effort": "low"}}), "m", "openai").unwrap().0;
     assert_eq!(with_effort["reasoning_effort"], "low");
     assert_eq!(
         translate(json!({"input": "x", "text": {"format": {"type": "json_object"}}}))["response_format"],
@@ -108,7 +118,7 @@ fn function_custom_and_namespace_tools_hosted_ones_dropped() {
 
     let (_, context) = to_chat(&json!({"input": "x", "tools": [
         {"type": "namespace", "name": "ns", "description": "", "tools": [{"type": "custom", "name": "free"}]}]}),
-        "m", "m", OPTIONS).unwrap();
+        "m", OPTIONS).unwrap();
     let tool = context.tools.by_chat_name("ns__free");
     assert_eq!((tool.name.as_str(), tool.namespace.as_deref(), tool.custom), ("free", Some("ns"), true));
     assert_eq!(context.echo["tools"].as_array().unwrap().len(), 1, "the request's tools are echoed as sent");

@@ -1,6 +1,7 @@
-//! Parsing `X-APEX-AI-PROXY-PROVIDER` into a checked upstream target.
+//! An upstream target as a user writes it: `X-APEX-AI-PROXY-PROVIDER` (and
+//! each `PASSTHROUGH_ALLOWED_HOSTS` entry) parsed and checked.
 //!
-//! The header is an authority plus an optional base path, optionally behind
+//! The text is an authority plus an optional base path, optionally behind
 //! `https://` (or `http://`, which the caller allows only for private use).
 //! Host names are checked label by label; anything a resolver might read as an
 //! IPv4 address in a non-canonical spelling (`127.1`, `0x7f.0.0.1`, `2130706433`)
@@ -9,7 +10,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::translate::quoted;
+use crate::json::quoted;
 
 /// The scheme used to reach the upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,16 +1,17 @@
-//! The upstream side every translator shares: an OpenAI chat-completions SSE
-//! stream decoded into [`ChatEvent`]s, with tool calls told apart (by `index`,
-//! else by `id`) and their arguments held until the call has a name.
+//! A chat-completions SSE stream decoded into [`ChatEvent`]s, with tool calls
+//! told apart (by `index`, else by `id`) and their arguments held until the
+//! call has a name.
 //!
 //! Protocol: [`ChatStream::push`] every upstream chunk in order, handling the
 //! events it returns; then [`ChatStream::finish`]. An event or line past the SSE
 //! cap yields [`ChatEvent::Overflow`] and nothing after it.
 
 use http::StatusCode;
-use serde_json::Value;
 
 use super::Usage;
-use super::sse::SseDecoder;
+use super::completion::reasoning;
+use crate::json::{Json, Object};
+use crate::translate::sse::SseDecoder;
 
 /// What an upstream chat stream said, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +47,7 @@ pub enum ChatEvent {
         message: String,
         status: Option<StatusCode>,
     },
-    /// An event or line past [`super::sse::MAX_EVENT_BYTES`]: decoding stopped.
+    /// An event or line past [`crate::translate::sse::MAX_EVENT_BYTES`]: decoding stopped.
     Overflow,
 }
 
@@ -119,60 +120,55 @@ impl ChatStream {
             self.start_unnamed(events);
             return events.push(ChatEvent::Done);
         }
-        let Ok(chunk) = serde_json::from_str::<Value>(data) else {
-            return; // not a JSON event (a keep-alive or noise): nothing to translate
-        };
-        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
-            let message = error["message"].as_str().or(error.as_str()).unwrap_or("upstream error").to_owned();
-            let status =
-                error["code"].as_u64().and_then(|c| StatusCode::from_u16(u16::try_from(c).ok()?).ok());
+        // Not a JSON object (a keep-alive or noise): nothing to translate.
+        let Some(chunk) = Json::parse(data).ok().and_then(Json::object) else { return };
+        if let Some(error) = chunk.get("error") {
+            let fields = error.object().unwrap_or_default();
+            let message = fields.str("message").or_else(|| error.as_str());
+            let message = message.map_or_else(|| "upstream error".to_owned(), |m| m.into_owned());
+            let status = fields.u64("code").and_then(|c| StatusCode::from_u16(u16::try_from(c).ok()?).ok());
             return events.push(ChatEvent::Error { message, status });
         }
         if !self.started {
             self.started = true;
-            events.push(ChatEvent::Start {
-                id: chunk["id"].as_str().map(str::to_owned),
-                created: chunk["created"].as_u64(),
-            });
+            let id = chunk.str("id").map(|id| id.into_owned());
+            events.push(ChatEvent::Start { id, created: chunk.u64("created") });
         }
-        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            events.push(ChatEvent::Usage(Usage::from_openai(usage)));
+        if let Some(usage) = chunk.object("usage") {
+            events.push(ChatEvent::Usage(Usage::read(&usage)));
         }
-        let Some(choice) = chunk.pointer("/choices/0") else {
-            return;
-        };
-        let delta = &choice["delta"];
-        let reasoning =
-            delta.get("reasoning_content").or_else(|| delta.get("reasoning")).and_then(Value::as_str);
-        if let Some(text) = reasoning.filter(|t| !t.is_empty()) {
-            events.push(ChatEvent::Reasoning(text.to_owned()));
+        let choices = chunk.array("choices").unwrap_or_default();
+        let Some(choice) = choices.first().and_then(|c| c.object()) else { return };
+        let delta = choice.object("delta").unwrap_or_default();
+        if let Some(text) = reasoning(&delta) {
+            events.push(ChatEvent::Reasoning(text.into_owned()));
         }
-        if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
-            events.push(ChatEvent::Text(text.to_owned()));
+        if let Some(text) = delta.str("content").filter(|t| !t.is_empty()) {
+            events.push(ChatEvent::Text(text.into_owned()));
         }
-        for call in delta["tool_calls"].as_array().into_iter().flatten() {
-            self.tool_delta(call, events);
+        for call in delta.array("tool_calls").unwrap_or_default() {
+            self.tool_delta(&call.object().unwrap_or_default(), events);
         }
-        if let Some(reason) = choice["finish_reason"].as_str() {
-            events.push(ChatEvent::Finish(reason.to_owned()));
+        if let Some(reason) = choice.str("finish_reason") {
+            events.push(ChatEvent::Finish(reason.into_owned()));
         }
     }
 
     /// The call a tool-call delta continues: by `index` when the upstream sends
     /// one; else by `id` (a new id is a new call); else the latest call.
-    fn tool_slot(&self, call: &Value) -> Option<usize> {
-        let id = call["id"].as_str().filter(|id| !id.is_empty());
-        match (call["index"].as_u64(), id) {
+    fn tool_slot(&self, call: &Object) -> Option<usize> {
+        let id = call.str("id").filter(|id| !id.is_empty());
+        match (call.u64("index"), id) {
             (Some(index), _) => self.tools.iter().position(|t| t.index == Some(index)),
             (None, Some(id)) => self.tools.iter().position(|t| t.id == id),
             (None, None) => self.tools.len().checked_sub(1),
         }
     }
 
-    fn tool_delta(&mut self, call: &Value, events: &mut Vec<ChatEvent>) {
+    fn tool_delta(&mut self, call: &Object, events: &mut Vec<ChatEvent>) {
         let slot = self.tool_slot(call).unwrap_or_else(|| {
             self.tools.push(ToolCall {
-                index: call["index"].as_u64(),
+                index: call.u64("index"),
                 id: String::new(),
                 name: String::new(),
                 started: false,
@@ -180,15 +176,15 @@ impl ChatStream {
             });
             self.tools.len() - 1
         });
+        let function = call.object("function").unwrap_or_default();
         let tool = &mut self.tools[slot];
-        if let Some(id) = call["id"].as_str().filter(|id| !id.is_empty()) {
-            tool.id = id.to_owned();
+        if let Some(id) = call.str("id").filter(|id| !id.is_empty()) {
+            tool.id = id.into_owned();
         }
-        if let Some(name) = call.pointer("/function/name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
-            tool.name = name.to_owned();
+        if let Some(name) = function.str("name").filter(|n| !n.is_empty()) {
+            tool.name = name.into_owned();
         }
-        let fragment = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default();
-        tool.pending.push_str(fragment);
+        tool.pending.push_str(&function.str("arguments").unwrap_or_default());
         if tool.started || !tool.name.is_empty() {
             self.start_tool(slot, events);
         }

@@ -8,12 +8,7 @@ use std::ops::Range;
 
 use serde_json::value::RawValue;
 
-/// `value` as compact JSON bytes, for a body the proxy builds itself (a
-/// translated request, a report). Its maps have string keys, so serializing
-/// cannot fail.
-pub fn to_bytes(value: &impl serde::Serialize) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
-}
+use super::{Json, Object};
 
 /// Why a body could not be used as a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,15 +103,15 @@ impl JsonBody {
         out
     }
 
+    /// The body's top level, read lazily (it was checked to be one object).
+    pub fn object(&self) -> Object<'_> {
+        let text = std::str::from_utf8(&self.bytes).ok();
+        text.and_then(|t| Json::parse(t).ok()).and_then(Json::object).unwrap_or_default()
+    }
+
     /// The body as a `serde_json::Value`, for edits beyond `model`.
     pub fn to_value(&self) -> Result<serde_json::Value, BodyError> {
         serde_json::from_slice(&self.bytes).map_err(|e| BodyError::NotJson(e.to_string()))
-    }
-
-    /// [`JsonBody::to_value`], freeing the bytes as soon as they are parsed:
-    /// a big body is held twice at most (its bytes and its tree) and then once.
-    pub fn into_value(self) -> Result<serde_json::Value, BodyError> {
-        self.to_value()
     }
 
     /// The body as sent.

@@ -1,0 +1,387 @@
+//! The WASI host: `wasi:http/incoming-handler` in, `wasi:http/outgoing-handler`
+//! out. It performs the actions of the core's [`Exchange`] and tells it what
+//! happened (docs/hosts/wasmtime.md).
+//!
+//! Every wait is bounded: reads, writes and the response head are polled
+//! together with a `wasi:clocks` timer, so nothing the runtime does (a TLS
+//! handshake that never ends, a peer that never reads) holds a request past
+//! its deadline. Pollables are dropped right after their `poll`, before the
+//! resource they watch. `outgoing_handler::handle` is called before the
+//! request body is written (writing a large body first hangs).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http::header::HeaderMap;
+use http::{Method, Request, StatusCode};
+use wasi::clocks::monotonic_clock;
+use wasi::exports::http::incoming_handler::Guest;
+use wasi::http::types::{
+    Fields, FutureIncomingResponse, IncomingBody, IncomingRequest, Method as Verb, OutgoingBody,
+    OutgoingRequest, OutgoingResponse, ResponseOutparam, Scheme,
+};
+use wasi::io::poll::{Pollable, poll};
+use wasi::io::streams::{InputStream, OutputStream, StreamError};
+
+use crate::config::Config;
+use crate::exchange::{Action, End, Event, Exchange, Head};
+use crate::failure::{FailureKind, Stop, UpstreamFailure};
+use crate::plan::{Outgoing, Upload};
+use crate::report::AepipeCall;
+
+/// How long a client may stall: sending its body, or taking the response.
+const CLIENT_STALL: Duration = Duration::from_secs(60);
+/// How often a silent upstream's client is checked for having hung up.
+const CLIENT_CHECK: Duration = Duration::from_secs(1);
+/// The most an aepipe report may take: connection, TLS and answer.
+const REPORT_LIMIT: Duration = Duration::from_secs(7);
+
+/// This instance's configuration: the environment does not change while an
+/// instance lives, so it is read once.
+fn config() -> Arc<Config> {
+    static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();
+    CONFIG.get_or_init(|| Arc::new(Config::from_lookup(|name| std::env::var(name).ok()))).clone()
+}
+
+/// Milliseconds on the host's monotonic clock.
+fn now() -> f64 {
+    monotonic_clock::now() as f64 / 1e6
+}
+
+/// The instant `after` from now, on the monotonic clock.
+fn deadline(after: Duration) -> u64 {
+    monotonic_clock::now().saturating_add(u64::try_from(after.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Waits for the first of `ready` or `deadline`: which one fired (`None`: the deadline).
+fn wait(deadline: u64, ready: &[&Pollable]) -> Option<usize> {
+    let timer = monotonic_clock::subscribe_instant(deadline);
+    let all: Vec<&Pollable> = ready.iter().copied().chain([&timer]).collect();
+    poll(&all).into_iter().map(|i| i as usize).find(|&i| i < ready.len())
+}
+
+struct Component;
+
+impl Guest for Component {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let mut ex = Exchange::new(config(), read_head(&request), now());
+        let mut io =
+            Io { request, out: Some(out), input: None, answer: None, upstream: None, idle: Duration::ZERO };
+        let mut action = ex.start(now());
+        loop {
+            action = match action {
+                Action::ReadBody { .. } => ex.on(Event::body(&io.chunk()), now()),
+                // Only the answer to a chunk about to go upstream: here, a host bug (the exchange answers 502).
+                Action::Upload => ex.on(Event::End, now()),
+                Action::Send { request, timeouts } => io.send(&mut ex, *request, deadline(timeouts.head())),
+                Action::Read { idle, .. } => io.read(&mut ex, Some(idle)),
+                Action::Answer { head, body, end } => match (io.answer(head, &body), end) {
+                    (Err(stop), _) => ex.on(Event::ClientGone(stop), now()),
+                    (Ok(()), None) => io.read(&mut ex, None),
+                    (Ok(()), Some(End::Complete)) => break io.answer.take().map_or((), Output::finish),
+                    // Dropped unfinished: the client sees a cut response, never a falsely complete one.
+                    (Ok(()), Some(End::Cut)) => break,
+                },
+            };
+        }
+        drop(io);
+        // The client has its whole response now; reporting cannot delay it.
+        let finished = ex.finish(now(), unix_ms());
+        finished.log.into_iter().for_each(log_line);
+        send_reports(finished.reports);
+    }
+}
+
+/// One request's I/O: the client's body and answer, the upstream's body.
+struct Io {
+    request: IncomingRequest,
+    out: Option<ResponseOutparam>,
+    input: Option<Input>,
+    answer: Option<Output>,
+    upstream: Option<Input>,
+    idle: Duration,
+}
+
+impl Io {
+    /// The next chunk of the client's body (`None`: its end); it may stall a minute.
+    fn chunk(&mut self) -> Result<Option<Vec<u8>>, Stop> {
+        if self.input.is_none() {
+            let body = self.request.consume().map_err(|()| Stop::Closed)?;
+            self.input = Some(Input(body.stream().map_err(|()| Stop::Closed)?, body));
+        }
+        self.input.as_ref().map_or(Ok(None), |input| input.read(deadline(CLIENT_STALL), &|| true))
+    }
+
+    /// Sends the request and its body (the planned bytes, or the client's
+    /// body chunk by chunk as the exchange allows), then waits for the head
+    /// until `by`.
+    fn send(&mut self, ex: &mut Exchange, request: Outgoing, by: u64) -> Action {
+        let sending = match send(&request) {
+            Ok(sending) => sending,
+            Err(failure) => return ex.on(Event::Failed(failure), now()),
+        };
+        let mut planned = match request.body {
+            Upload::Bytes(bytes) => Some(bytes),
+            Upload::Client => None,
+        };
+        let streaming = planned.is_none();
+        let finished = loop {
+            let bytes = match (planned.take(), streaming) {
+                (Some(bytes), _) => bytes,
+                (None, false) => break true,
+                (None, true) => match self.chunk() {
+                    Ok(None) => break true,
+                    Ok(Some(chunk)) => match ex.on(Event::BodyChunk(&chunk), now()) {
+                        Action::Upload => chunk,
+                        answer => return answer,
+                    },
+                    Err(stop) => return ex.on(Event::BodyFailed(stop), now()),
+                },
+            };
+            match sending.write(&bytes, by) {
+                Ok(()) => {}
+                Err(Stop::TimedOut) => return ex.on(Event::Timeout, now()),
+                // The upstream answered first, or writing failed: its answer (a 413 of its own, say) says why.
+                Err(_) => break false,
+            }
+        };
+        let (event, body) = sending.head(by, finished);
+        self.upstream = body;
+        ex.on(event, now())
+    }
+
+    /// Reads the upstream body on (silent at most `idle`, or as long as the
+    /// last read allowed), checking meanwhile that the client is still there.
+    fn read(&mut self, ex: &mut Exchange, idle: Option<Duration>) -> Action {
+        self.idle = idle.unwrap_or(self.idle);
+        let Some(upstream) = &self.upstream else { return ex.on(Event::End, now()) };
+        let alive = || self.answer.as_ref().is_none_or(|answer| answer.0.check_write().is_ok());
+        ex.on(Event::upstream(&upstream.read(deadline(self.idle), &alive)), now())
+    }
+
+    /// Sends the response head (when there is one), then `body`.
+    fn answer(&mut self, head: Option<Box<Head>>, body: &[u8]) -> Result<(), Stop> {
+        if let Some(head) = head {
+            let response = OutgoingResponse::new(fields_of(&head.headers));
+            let _ = response.set_status_code(head.status.as_u16());
+            let outgoing = response.body().map_err(|()| Stop::Closed)?;
+            ResponseOutparam::set(self.out.take().ok_or(Stop::Closed)?, Ok(response));
+            self.answer = Some(Output(outgoing.write().map_err(|()| Stop::Closed)?, outgoing));
+        }
+        self.answer.as_ref().map_or(Ok(()), |answer| answer.write(body))
+    }
+}
+
+/// A body being read (the stream first: dropped before its body).
+struct Input(InputStream, #[allow(dead_code)] IncomingBody);
+
+impl Input {
+    /// The next chunk (`None`: the end) by `deadline`; `alive` is asked every
+    /// [`CLIENT_CHECK`] whether the one it is for is still there.
+    fn read(&self, deadline: u64, alive: &dyn Fn() -> bool) -> Result<Option<Vec<u8>>, Stop> {
+        loop {
+            match self.0.read(64 * 1024) {
+                Ok(bytes) if !bytes.is_empty() => return Ok(Some(bytes)),
+                Ok(_) => {}
+                Err(StreamError::Closed) => return Ok(None),
+                Err(StreamError::LastOperationFailed(e)) => {
+                    let code = wasi::http::types::http_error_code(&e);
+                    let words = code.map_or_else(|| e.to_debug_string(), |code| code.to_string());
+                    return Err(Stop::Failed(UpstreamFailure::from_wasi(&words)));
+                }
+            }
+            if wait(deadline.min(self::deadline(CLIENT_CHECK)), &[&self.0.subscribe()]).is_none() {
+                if monotonic_clock::now() >= deadline {
+                    return Err(Stop::TimedOut);
+                }
+                if !alive() {
+                    return Err(Stop::Closed);
+                }
+            }
+        }
+    }
+}
+
+/// A body being written (the stream first: dropped before its body; a body
+/// dropped unfinished is cut).
+struct Output(OutputStream, OutgoingBody);
+
+impl Output {
+    /// All of `bytes`; the reader has a minute to take them.
+    fn write(&self, bytes: &[u8]) -> Result<(), Stop> {
+        write(&self.0, bytes, deadline(CLIENT_STALL), None)
+    }
+
+    /// Ends the body normally.
+    fn finish(self) {
+        let Output(stream, body) = self;
+        drop(stream);
+        let _ = OutgoingBody::finish(body, None);
+    }
+}
+
+/// Writes all of `bytes` and flushes, by `deadline`; stops when `answered`
+/// fires. A stream closed once every byte was handed over is not a failure:
+/// Spin closes a body as soon as its declared length was written.
+fn write(
+    stream: &OutputStream,
+    mut bytes: &[u8],
+    deadline: u64,
+    answered: Option<&Pollable>,
+) -> Result<(), Stop> {
+    let mut flushed = false;
+    loop {
+        let room = match stream.check_write() {
+            Ok(room) => usize::try_from(room).unwrap_or(usize::MAX),
+            Err(StreamError::Closed) if bytes.is_empty() => return Ok(()),
+            Err(_) => return Err(Stop::Closed),
+        };
+        if room > 0 && !bytes.is_empty() {
+            let n = bytes.len().min(room);
+            stream.write(&bytes[..n]).map_err(|_| Stop::Closed)?;
+            bytes = &bytes[n..];
+        } else if room > 0 && flushed {
+            return Ok(());
+        } else if room > 0 {
+            flushed = true;
+            if let Err(StreamError::LastOperationFailed(_)) = stream.flush() {
+                return Err(Stop::Closed);
+            }
+        } else {
+            match wait(deadline, &[&stream.subscribe()].into_iter().chain(answered).collect::<Vec<_>>()) {
+                Some(1) => return Err(Stop::Closed),
+                None => return Err(Stop::TimedOut),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// An upstream request whose body is being written.
+struct Sending {
+    future: FutureIncomingResponse,
+    body: Output,
+}
+
+/// Creates an upstream request and hands it to the host, before any body byte.
+/// (No runtime timeouts are set: every wait here has its own deadline.)
+fn send(request: &Outgoing) -> Result<Sending, UpstreamFailure> {
+    let invalid = |()| UpstreamFailure::new(FailureKind::Other, "the runtime refused the request's parts");
+    let outgoing = OutgoingRequest::new(fields_of(&request.headers));
+    // The core sends only GET (passthrough) and POST.
+    let method = if request.method == Method::GET { Verb::Get } else { Verb::Post };
+    let scheme = if request.uri.scheme_str() == Some("http") { Scheme::Http } else { Scheme::Https };
+    let path = request.uri.path_and_query().map(|p| p.as_str());
+    (outgoing.set_method(&method).and(outgoing.set_scheme(Some(&scheme))))
+        .and(outgoing.set_authority(request.uri.authority().map(|a| a.as_str())))
+        .and(outgoing.set_path_with_query(path))
+        .map_err(invalid)?;
+    let body = outgoing.body().map_err(invalid)?;
+    let stream = body.write().map_err(invalid)?;
+    let future = wasi::http::outgoing_handler::handle(outgoing, None)
+        .map_err(|code| UpstreamFailure::from_wasi(&code.to_string()))?;
+    Ok(Sending { future, body: Output(stream, body) })
+}
+
+impl Sending {
+    /// Writes `bytes` of the request body by `deadline` (`Closed`: the
+    /// upstream answered first, or writing failed: its answer says why).
+    fn write(&self, bytes: &[u8], deadline: u64) -> Result<(), Stop> {
+        write(&self.body.0, bytes, deadline, Some(&self.future.subscribe()))
+    }
+
+    /// The response head by `deadline` (past it, the request is dropped), as
+    /// the exchange's event, with the body to read. `finished`: the request
+    /// body is complete (else it is dropped unfinished: cut).
+    fn head(self, deadline: u64, finished: bool) -> (Event<'static>, Option<Input>) {
+        let Sending { future, body } = self;
+        if finished {
+            body.finish();
+        }
+        let response = loop {
+            match future.get() {
+                Some(Ok(Ok(response))) => break response,
+                Some(Ok(Err(code))) => {
+                    return (Event::Failed(UpstreamFailure::from_wasi(&code.to_string())), None);
+                }
+                // Taken already, or no answer by the deadline.
+                Some(Err(())) => return (Event::Timeout, None),
+                None if wait(deadline, &[&future.subscribe()]).is_none() => return (Event::Timeout, None),
+                None => {}
+            }
+        };
+        let status = StatusCode::from_u16(response.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let headers = crate::headers::from_pairs(response.headers().entries());
+        let body = response.consume().ok().and_then(|body| Some(Input(body.stream().ok()?, body)));
+        (Event::Head { status, headers, decoded: false }, body)
+    }
+}
+
+/// A `HeaderMap` as new Fields. Headers the host forbids are left out.
+fn fields_of(headers: &HeaderMap) -> Fields {
+    let fields = Fields::new();
+    for (name, value) in headers {
+        let _ = fields.append(name.as_str(), value.as_bytes());
+    }
+    fields
+}
+
+/// The request head as `http::request::Parts`; unparseable header lines are skipped.
+fn read_head(request: &IncomingRequest) -> http::request::Parts {
+    let method = match request.method() {
+        Verb::Get => Method::GET,
+        Verb::Head => Method::HEAD,
+        Verb::Post => Method::POST,
+        Verb::Put => Method::PUT,
+        Verb::Delete => Method::DELETE,
+        Verb::Connect => Method::CONNECT,
+        Verb::Options => Method::OPTIONS,
+        Verb::Trace => Method::TRACE,
+        Verb::Patch => Method::PATCH,
+        Verb::Other(other) => Method::from_bytes(other.as_bytes()).unwrap_or(Method::GET),
+    };
+    let path = request.path_with_query().unwrap_or_else(|| "/".to_owned());
+    // Only an invalid path fails: it is planned as "/" (a 404 or passthrough root).
+    let mut parts = Request::builder().method(method).uri(path).body(()).unwrap_or_default().into_parts().0;
+    parts.headers = crate::headers::from_pairs(request.headers().entries());
+    parts
+}
+
+/// The wall-clock time, in milliseconds since the Unix epoch.
+fn unix_ms() -> u64 {
+    let now = wasi::clocks::wall_clock::now();
+    now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
+}
+
+/// Writes one log line to `wasi:cli/stderr` in one write (`eprintln!` makes two host calls).
+fn log_line(line: String) {
+    let _ =
+        write(&wasi::cli::stderr::get_stderr(), format!("{line}\n").as_bytes(), deadline(CLIENT_STALL), None);
+}
+
+/// Sends the aepipe calls: all started before any is awaited, all bounded by
+/// [`REPORT_LIMIT`]; one that is not taken is one line on the host log, and dropped.
+fn send_reports(calls: Vec<AepipeCall>) {
+    let by = deadline(REPORT_LIMIT);
+    // An aepipe that answers before taking the whole body says why in its answer.
+    let start =
+        |call: &AepipeCall| call.request().and_then(|r| send(&r)).inspect(|s| drop(s.write(&call.body, by)));
+    for (call, sending) in calls.iter().map(|call| (call, start(call))).collect::<Vec<_>>() {
+        let outcome = sending.map(|sending| sending.head(by, true).0).and_then(|event| match event {
+            Event::Head { status, .. } => Ok(status),
+            Event::Failed(failure) => Err(failure),
+            _ => Err(UpstreamFailure::new(FailureKind::ResponseTimeout, "no answer in time")),
+        });
+        if let Some(line) = crate::report::delivery(&call.url, outcome) {
+            log_line(line);
+        }
+    }
+}
+
+// The export macro emits the component's exported C-ABI symbols, which the
+// `unsafe_code` lint counts as unsafe; nothing else in the crate is.
+#[allow(unsafe_code)]
+mod export {
+    use super::Component;
+    wasi::http::proxy::export!(Component with_types_in wasi);
+}
