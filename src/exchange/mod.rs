@@ -31,6 +31,13 @@ use crate::report::{AepipeCall, Recorder, Side};
 use crate::route::{self, Plan};
 use answer::{BROKE_OFF, Decision, Ending, Relay, WHOLE_AT_ONCE, Whole};
 
+/// The status the log and reports give a request whose client left before
+/// any answer (nginx's "client closed request").
+const CLIENT_CLOSED: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
+
 /// What happened, as a host tells it.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -229,6 +236,13 @@ impl Exchange {
         }
     }
 
+    /// The first action for a request the host cannot carry as sent (instead
+    /// of [`Exchange::start`]): `error`, answered in the client's dialect.
+    pub fn refuse(&mut self, error: &ProxyError, now: f64) -> Action {
+        self.state = State::Done;
+        self.answer(error_reply(error, self.shape), now)
+    }
+
     /// What happened at `now`; the next action.
     pub fn on(&mut self, event: Event, now: f64) -> Action {
         let state = std::mem::replace(&mut self.state, State::Done);
@@ -236,6 +250,10 @@ impl Exchange {
             (_, Event::ClientGone(stop)) => {
                 self.record.failed(Side::Client, &format!("the client went away: {}", stop.words()));
                 self.client_note(&stop);
+                if !self.record.answered() {
+                    // Nobody is there to read an answer: the log says 499, "client closed request".
+                    self.record.response_head(CLIENT_CLOSED, &mut HeaderMap::new(), now - self.started);
+                }
                 Action::end(Vec::new(), End::Cut)
             }
             (State::Body(pending, mut body), Event::BodyChunk(chunk)) => {

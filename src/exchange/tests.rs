@@ -283,3 +283,11 @@ fn the_runtimes_words_reach_the_debug_log_only() {
     quiet.on(Event::Failed(UpstreamFailure::new(FailureKind::Tls, "TlsAlertReceived(40)")), 0.0);
     assert!(!log(quiet).contains("TlsAlertReceived"));
 }
+
+#[test]
+fn a_host_may_refuse_what_it_cannot_carry() {
+    let h = head("POST", "/v1/messages", &[]);
+    let mut ex = Exchange::new(cfg(&[]), h, 0.0);
+    let (status, body) = json_body(ex.refuse(&crate::errors::ProxyError::BadRequest("header x".into()), 0.0));
+    assert_eq!((status, body["type"].clone()), (400, json!("error")), "in the client's dialect");
+}
