@@ -1,7 +1,7 @@
 //! The JSON body reader and `model` rewriter: a rewritten body is valid JSON
 //! that differs from the original in `model` alone.
 #![no_main]
-use apex_ai_proxy::json_body::JsonBody;
+use apex_ai_proxy::json::body::JsonBody;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

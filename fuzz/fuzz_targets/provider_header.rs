@@ -2,8 +2,9 @@
 //! accepted target always makes a valid absolute URI whose authority is the
 //! one the guard judged.
 #![no_main]
-use apex_ai_proxy::passthrough::guard::{self, AllowEntry};
-use apex_ai_proxy::passthrough::target::parse_target;
+use apex_ai_proxy::config::AllowEntry;
+use apex_ai_proxy::passthrough::guard;
+use apex_ai_proxy::target::parse_target;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
