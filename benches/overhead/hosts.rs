@@ -70,6 +70,7 @@ pub fn reporting(upstream: u16) -> Vec<(String, String)> {
 /// log) to `log`, as a file the operator keeps.
 pub fn wasmtime(
     o: &Options,
+    component: &str,
     flags: &[String],
     upstream: u16,
     extra: &[(String, String)],
@@ -83,7 +84,7 @@ pub fn wasmtime(
         command.args(["--env", &format!("{k}={v}")]);
     }
     let child = command
-        .arg(&o.component)
+        .arg(component)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("create the log file"))
         .spawn()
@@ -108,9 +109,9 @@ fn wait_healthy(port: u16) {
     panic!("the host on port {port} did not start");
 }
 
-/// The Worker in workerd with `extra` settings; `None` without the Worker build.
-pub fn worker(o: &Options, upstream: u16, extra: &[(String, String)]) -> Option<Host> {
-    workerd(o, o.worker_build.as_ref()?, upstream, extra)
+/// The Worker `build` in workerd with `extra` settings; `None` without a build.
+pub fn worker(o: &Options, build: Option<&String>, upstream: u16, extra: &[(String, String)]) -> Option<Host> {
+    workerd(o, build?, upstream, extra)
 }
 
 /// The floor: a JS forwarder in the same workerd harness (`floor_worker/`).

@@ -21,6 +21,11 @@
 //! the spread of its CPU figure. On a shared machine the Worker rows move by
 //! ±15% from run to run: their ratio to the JS floor, measured in the same
 //! rounds, is the steady figure.
+//! `--before-component PATH` / `--before-worker-build PATH`: another build
+//! (the code before a change) measured in the same rounds, as "(before)"
+//! twins of the gateway, passthrough and reporting rows, with the change in
+//! CPU per request printed at the end: one paired run, so the machine's drift
+//! falls on both.
 //! `BENCH_DEBUG=1` prints each failed request.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -54,6 +59,9 @@ struct Options {
     only: Vec<String>,
     /// How many times each target is measured (in turn); rows give the median.
     rounds: usize,
+    /// Another build to measure in the same rounds (before a change).
+    before_component: Option<String>,
+    before_worker_build: Option<String>,
 }
 
 fn options() -> Options {
@@ -69,6 +77,8 @@ fn options() -> Options {
         settings: Vec::new(),
         only: Vec::new(),
         rounds: 3,
+        before_component: None,
+        before_worker_build: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -92,6 +102,8 @@ fn options() -> Options {
             }
             "--only" => o.only = value.split(',').map(str::to_owned).collect(),
             "--rounds" => o.rounds = value.parse::<usize>().expect("--rounds N").max(1),
+            "--before-component" => o.before_component = Some(value),
+            "--before-worker-build" => o.before_worker_build = Some(value),
             // cargo bench passes --bench to every bench binary.
             "--bench" => {
                 i += 1;
@@ -204,17 +216,27 @@ fn main() {
     std::fs::create_dir_all(&logs).unwrap();
     let quiet = [("LOG_LEVEL".to_owned(), "off".to_owned())];
     let flags = &o.serve_flags;
-    let proxy = hosts::wasmtime(&o, flags, upstream, &[], &logs.join("proxy.log"));
-    let proxy_quiet = hosts::wasmtime(&o, flags, upstream, &quiet, &logs.join("quiet.log"));
-    let proxy_report =
-        hosts::wasmtime(&o, flags, upstream, &hosts::reporting(upstream), &logs.join("report.log"));
+    let c = o.component.as_str();
+    let proxy = hosts::wasmtime(&o, c, flags, upstream, &[], &logs.join("proxy.log"));
+    let proxy_quiet = hosts::wasmtime(&o, c, flags, upstream, &quiet, &logs.join("quiet.log"));
+    let reporting = hosts::reporting(upstream);
+    let proxy_report = hosts::wasmtime(&o, c, flags, upstream, &reporting, &logs.join("report.log"));
     // wasmtime's own defaults: a new instance per request.
-    let proxy_plain = hosts::wasmtime(&o, &[], upstream, &[], &logs.join("plain.log"));
-    let plain_report =
-        hosts::wasmtime(&o, &[], upstream, &hosts::reporting(upstream), &logs.join("plain-report.log"));
-    let worker = hosts::worker(&o, upstream, &[]);
-    let worker_report = hosts::worker(&o, upstream, &hosts::reporting(upstream));
-    let worker_quiet = hosts::worker(&o, upstream, &quiet);
+    let proxy_plain = hosts::wasmtime(&o, c, &[], upstream, &[], &logs.join("plain.log"));
+    let plain_report = hosts::wasmtime(&o, c, &[], upstream, &reporting, &logs.join("plain-report.log"));
+    let build = o.worker_build.as_ref();
+    let worker = hosts::worker(&o, build, upstream, &[]);
+    let worker_report = hosts::worker(&o, build, upstream, &reporting);
+    let worker_quiet = hosts::worker(&o, build, upstream, &quiet);
+    // The build before a change, when given: its wasmtime and Worker hosts.
+    let before = o.before_component.as_ref().map(|c| {
+        let proxy = hosts::wasmtime(&o, c, flags, upstream, &[], &logs.join("before.log"));
+        let report = hosts::wasmtime(&o, c, flags, upstream, &reporting, &logs.join("before-report.log"));
+        (proxy, report)
+    });
+    let before_build = o.before_worker_build.as_ref();
+    let before_worker = hosts::worker(&o, before_build, upstream, &[]);
+    let before_worker_report = hosts::worker(&o, before_build, upstream, &reporting);
     let floor = hosts::floor_worker(&o, upstream);
     let js_gateway = hosts::js_gateway_worker(&o, upstream);
     let gateway =
@@ -247,6 +269,16 @@ fn main() {
         targets.push((gateway("worker gateway, LOG_LEVEL=off", wq.port), Some(wq.pid())));
         targets.push((passthrough("worker passthrough", w.port), Some(w.pid())));
         targets.push((gateway("worker gateway + aepipe", wr.port), Some(wr.pid())));
+    }
+    if let Some((p, r)) = &before {
+        targets.push((gateway("wasmtime gateway (before)", p.port), Some(p.pid())));
+        targets.push((passthrough("wasmtime passthrough (before)", p.port), Some(p.pid())));
+        targets.push((gateway("wasmtime gateway + aepipe (before)", r.port), Some(r.pid())));
+    }
+    if let (Some(w), Some(wr)) = (&before_worker, &before_worker_report) {
+        targets.push((gateway("worker gateway (before)", w.port), Some(w.pid())));
+        targets.push((passthrough("worker passthrough (before)", w.port), Some(w.pid())));
+        targets.push((gateway("worker gateway + aepipe (before)", wr.port), Some(wr.pid())));
     }
     if let Some(j) = &js_gateway {
         targets.push((gateway("workerd reference: JS gateway", j.port), Some(j.pid())));
@@ -355,17 +387,25 @@ fn main() {
             println!("Worker rows against the JS floor (cpu, medians): {}", ratios.join(", "));
         }
     }
+    for (after, before) in [
+        ("wasmtime gateway (log on)", "wasmtime gateway (before)"),
+        ("wasmtime passthrough", "wasmtime passthrough (before)"),
+        ("wasmtime gateway + aepipe", "wasmtime gateway + aepipe (before)"),
+        ("worker gateway", "worker gateway (before)"),
+        ("worker passthrough", "worker passthrough (before)"),
+        ("worker gateway + aepipe", "worker gateway + aepipe (before)"),
+    ] {
+        if let (Some(a), Some(b)) = (row(after), row(before)) {
+            let change = (cpu(a) / cpu(b) - 1.0) * 100.0;
+            println!("before -> after, {after}: cpu {:.3} -> {:.3} ms/req ({change:+.1}%)", cpu(b), cpu(a));
+        }
+    }
     let harness: Vec<String> = rows
         .iter()
         .filter_map(|r| r.harness.filter(|h| *h > 0.0).map(|h| format!("{} {h:.3}", r.label)))
         .collect();
     if !harness.is_empty() {
         println!("Miniflare's Node process (harness, not in the cpu column), ms/req: {}", harness.join(", "));
-    }
-    if let Some((n, built, sent)) = report_timings(&logs.join("report.log")) {
-        println!(
-            "aepipe reports on wasmtime, {n} requests: built (ours) {built:.0} us, sent (host, wall clock) {sent:.0} us per request"
-        );
     }
     let size = std::fs::metadata(&o.component).map(|m| m.len()).unwrap_or(0);
     println!("component: {} ({size} bytes)", o.component);
@@ -380,6 +420,9 @@ fn main() {
         worker_quiet,
         js_gateway,
         floor,
+        before,
+        before_worker,
+        before_worker_report,
     ));
     match std::env::var_os("BENCH_DEBUG") {
         Some(_) => println!("hosts' logs kept in {}", logs.display()),
@@ -387,24 +430,4 @@ fn main() {
             let _ = std::fs::remove_dir_all(&logs);
         }
     }
-}
-
-/// The mean time to build and to send a request's reports, from the
-/// component's own `LOG_LEVEL=debug` lines (`--settings LOG_LEVEL=debug`).
-fn report_timings(log: &std::path::Path) -> Option<(usize, f64, f64)> {
-    let text = std::fs::read_to_string(log).ok()?;
-    let timings: Vec<(f64, f64)> = text
-        .lines()
-        .filter_map(|line| {
-            let rest = line.split_once("reports built in ")?.1;
-            let (built, rest) = rest.split_once(" µs, sent in ")?;
-            let sent = rest.strip_suffix(" µs")?;
-            Some((built.parse().ok()?, sent.parse().ok()?))
-        })
-        .collect();
-    let n = timings.len();
-    (n > 0).then(|| {
-        let (built, sent) = timings.iter().fold((0.0, 0.0), |(b, s), (x, y)| (b + x, s + y));
-        (n, built / n as f64, sent / n as f64)
-    })
 }
