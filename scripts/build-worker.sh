@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Cloudflare Worker into cloudflare/build: worker.js (the entry,
-# cloudflare/src/entry.js, bundled with io.js and the wasm-bindgen glue) and
+# cloudflare/src/entry.js, bundled with the wasm-bindgen glue) and
 # index_bg.wasm, with tools installed from crates.io and npm only
 # (scripts/setup.sh worker). worker-build writes the glue (index.js); it would
 # download wasm-bindgen and wasm-opt from GitHub, so it is pointed at ours.

@@ -2,13 +2,13 @@
 # Sets up, builds and serves the proxy under wasmtime serve, on 127.0.0.1:8787
 # unless APEX_ADDR says otherwise. Passthrough works with no configuration
 # (public upstreams only); for gateway mode export ACCOUNT_ID, GATEWAY_ID and
-# GATEWAY_TOKEN first. Every setting of the README's configuration table set in
+# GATEWAY_TOKEN first. Every setting of docs/configuration.md set in
 # this shell is passed on; a banner says what they amount to, then one access-log
 # line per request follows on stderr.
 # Usage: scripts/serve.sh
 # Environment: APEX_ADDR (listen address, default 127.0.0.1:8787),
 # APEX_CAPACITY (concurrent requests the server is sized for, default 5000:
-# scripts/serve-flags.sh), and the settings (README: Configuration), e.g.
+# scripts/serve-flags.sh), and the settings (docs/configuration.md), e.g.
 # LOG_LEVEL=error, LOG_FORMAT=json.
 set -euo pipefail
 cd "$(dirname "$0")/.."

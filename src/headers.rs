@@ -68,7 +68,7 @@ openai-organization, openai-project, cf-aig-cache-ttl, cf-aig-skip-cache, cf-aig
 cf-aig-metadata, cf-aig-request-timeout, cf-aig-max-attempts, cf-aig-retry-delay, \
 cf-aig-backoff, cf-aig-collect-log, cf-aig-event-id";
 
-/// Sets the CORS headers (SPEC §2.7), replacing any the upstream sent.
+/// Sets the CORS headers (docs/design.md, "Local answers and errors"), replacing any the upstream sent.
 pub fn apply_cors(headers: &mut HeaderMap) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));

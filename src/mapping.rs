@@ -1,4 +1,4 @@
-//! `X-APEX-AI-PROXY-MAPPING`: rewrite the request's `model` (SPEC §5).
+//! `X-APEX-AI-PROXY-MAPPING`: rewrite the request's `model` (docs/mapping.md).
 
 /// The header's name.
 pub const MAPPING_HEADER: &str = "x-apex-ai-proxy-mapping";

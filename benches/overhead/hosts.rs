@@ -110,7 +110,12 @@ fn wait_healthy(port: u16) {
 }
 
 /// The Worker `build` in workerd with `extra` settings; `None` without a build.
-pub fn worker(o: &Options, build: Option<&String>, upstream: u16, extra: &[(String, String)]) -> Option<Host> {
+pub fn worker(
+    o: &Options,
+    build: Option<&String>,
+    upstream: u16,
+    extra: &[(String, String)],
+) -> Option<Host> {
     workerd(o, build?, upstream, extra)
 }
 

@@ -2,7 +2,7 @@
 //! [`Exchange`] behind synchronous calls that `entry.js` makes at each step.
 //! JavaScript does the I/O and asks what comes next; no promise crosses into
 //! wasm on a request's way (the one async export reads the configuration,
-//! once a minute per isolate). The step kinds are [`Step`], which JavaScript
+//! once a minute per isolate). The step kinds are [`STEPS`], which JavaScript
 //! reads from the wasm exports.
 
 use std::cell::RefCell;
@@ -36,24 +36,9 @@ thread_local! {
     static BATCH: RefCell<Batch> = RefCell::new(Batch::default());
 }
 
-/// What JavaScript does next: the kinds of [`Action`], by the names
-/// [`Flow::steps`] gives JavaScript.
-#[derive(Clone, Copy)]
-enum Step {
-    ReadBody,
-    Send,
-    Upload,
-    Read,
-    Answer,
-}
-
-const STEPS: [(&str, Step); 5] = [
-    ("ReadBody", Step::ReadBody),
-    ("Send", Step::Send),
-    ("Upload", Step::Upload),
-    ("Read", Step::Read),
-    ("Answer", Step::Answer),
-];
+/// What JavaScript does next: the kinds of [`Action`], numbered by their
+/// place here; [`Flow::steps`] gives JavaScript the names.
+const STEPS: [&str; 5] = ["ReadBody", "Send", "Upload", "Read", "Answer"];
 
 /// One request: its exchange, and the latest action, whose parts
 /// JavaScript reads through the getters.
@@ -142,22 +127,22 @@ impl Flow {
     /// The step kinds, `{ReadBody: 0, …}`, as [`Flow::step`] numbers them.
     pub fn steps() -> js_sys::Object {
         let steps = js_sys::Object::new();
-        for (name, step) in STEPS {
-            let _ = js_sys::Reflect::set(&steps, &name.into(), &(step as u32).into());
+        for (number, name) in STEPS.iter().enumerate() {
+            let _ = js_sys::Reflect::set(&steps, &(*name).into(), &(number as u32).into());
         }
         steps
     }
 
     /// The current step.
     pub fn step(&self) -> u32 {
-        let step = match &self.action {
-            Action::ReadBody { .. } => Step::ReadBody,
-            Action::Send { .. } => Step::Send,
-            Action::Upload => Step::Upload,
-            Action::Read { .. } => Step::Read,
-            Action::Answer { .. } => Step::Answer,
+        let name = match &self.action {
+            Action::ReadBody { .. } => "ReadBody",
+            Action::Send { .. } => "Send",
+            Action::Upload => "Upload",
+            Action::Read { .. } => "Read",
+            Action::Answer { .. } => "Answer",
         };
-        step as u32
+        STEPS.iter().position(|s| *s == name).unwrap_or(0) as u32
     }
 
     fn on(&mut self, event: Event, now: f64) -> u32 {
@@ -219,7 +204,7 @@ impl Flow {
         self.on(Event::ClientGone(Stop::Closed), now)
     }
 
-    /// [`Step::Send`]'s request: `[method, url, headers, ms to wait for the
+    /// The `Send` step's request: `[method, url, headers, ms to wait for the
     /// head, whether the client's body goes up]` (else [`Flow::take_body`]
     /// holds it).
     pub fn request(&self) -> Array {
@@ -236,14 +221,14 @@ impl Flow {
         parts.into_iter().collect()
     }
 
-    /// [`Step::Read`]: the most ms between chunks (0: keep the last), and whether
+    /// The `Read` step: the most ms between chunks (0: keep the last), and whether
     /// the rest is small and wanted at once.
     pub fn reading(&self) -> Array {
         let Action::Read { idle, whole } = &self.action else { return Array::of2(&0.into(), &false.into()) };
         Array::of2(&(idle.as_millis() as f64).into(), &(*whole).into())
     }
 
-    /// [`Step::Answer`]: `[status (0: no head, bytes only), headers, the
+    /// The `Answer` step: `[status (0: no head, bytes only), headers, the
     /// verified content-length (-1: none), how it goes on (0 more bytes
     /// follow, 1 complete, 2 cut)]`.
     pub fn reply(&self) -> Array {

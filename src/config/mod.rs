@@ -84,7 +84,7 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
-/// Everything the proxy reads from its host; see SPEC §1 for the names.
+/// Everything the proxy reads from its host; docs/configuration.md lists the names.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub account_id: Option<String>,

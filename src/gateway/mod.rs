@@ -67,7 +67,7 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Head, ProxyError> {
     let problems = cfg.gateway_problems();
     let not_configured = || {
         ProxyError::NotConfigured(format!(
-            "gateway mode is not configured: {}. Set them (README: Configuration), or use passthrough with \
+            "gateway mode is not configured: {}. Set them (docs/configuration.md), or use passthrough with \
              the X-APEX-AI-PROXY-PROVIDER header",
             problems.join("; ")
         ))

@@ -1,6 +1,6 @@
 //! JSON the way the proxy reads it: request bodies kept as bytes, read one
 //! level at a time without building a tree, so memory stays a small multiple
-//! of the body whatever its shape (docs/operations.md, "Limits").
+//! of the body whatever its shape (docs/security.md, "Memory is bounded").
 //!
 //! - [`Json`]: one value of a body, borrowed; [`Json::object`] and
 //!   [`Json::array`] parse a single level, leaving everything below unparsed.

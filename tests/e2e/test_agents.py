@@ -189,9 +189,9 @@ def test_claude_code_subagent_on_the_haiku_model(url, upstream, aepipe, host, tm
 
 
 def readme_codex_config(url: str) -> str:
-    """The Codex config.toml block of the README, pointed at `url`."""
+    """The Codex config.toml block of docs/agents/codex.md, pointed at `url`."""
     from hosts import ROOT
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "agents" / "codex.md").read_text()
     start = readme.index("```toml\nmodel = \"deepseek-v4-pro#deepseek\"")
     block = readme[start + len("```toml\n"):readme.index("```", start + 7)]
     assert 'base_url = "http://127.0.0.1:8787/v1"' in block
@@ -199,7 +199,7 @@ def readme_codex_config(url: str) -> str:
 
 
 def run_codex(url: str, tmp: Path, trap: EgressTrap, prompt: str) -> list[dict]:
-    """`codex exec` with the README's config in a scratch CODEX_HOME; its JSON events."""
+    """`codex exec` with the documented config in a scratch CODEX_HOME; its JSON events."""
     home = tmp / "codex-home"
     home.mkdir()
     config = readme_codex_config(url)

@@ -158,7 +158,7 @@ def test_faults_never_corrupt_lose_or_hang(proxies, host):
         by_verdict.setdefault(verdict, []).append(behaviour)
     allowed = {"exact", "error", "truncated", "closed"}
     if host == "workerd":
-        # workerd ends a failed chunked body with a normal last chunk (README).
+        # workerd ends a failed chunked body with a normal last chunk (docs/hosts/cloudflare.md).
         chunked_cuts = {"truncate_chunked", "stall_body", "reset"}
         allowed_prefix = all(b in chunked_cuts for b in by_verdict.get("prefix-ended-as-complete", []))
         assert allowed_prefix, by_verdict

@@ -1,4 +1,4 @@
-"""Gateway mode (SPEC §3) end to end: what the fake gateway received, byte by byte,
+"""Gateway mode (docs/gateway.md) end to end: what the fake gateway received, byte by byte,
 and what the client got back."""
 
 import json
@@ -13,7 +13,7 @@ from fake_upstream import Reply
 AUTH = {"authorization": f"Bearer {GATEWAY_TOKEN}"}
 BASE = "/v1/acc/gw"
 
-# (client model, upstream path, upstream body model): SPEC §3's table, every provider.
+# (client model, upstream path, upstream body model): the provider table of docs/gateway.md, every provider.
 PROVIDERS = [
     ("gpt-5.5#openai", "/compat/chat/completions", "openai/gpt-5.5"),
     ("claude-opus-4.7#anthropic", "/compat/chat/completions", "anthropic/claude-opus-4.7"),

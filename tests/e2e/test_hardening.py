@@ -64,7 +64,7 @@ def test_a_client_that_hangs_up_frees_its_upstream(url, upstream, passthrough_he
     client reads the first and hangs up. The proxy must close its upstream
     connection promptly."""
     if upstream_pace == "silent" and host == "workerd":
-        pytest.skip("workerd notices a client that hung up only when it next writes to it (README)")
+        pytest.skip("workerd notices a client that hung up only when it next writes to it (docs/security.md)")
     if upstream_pace == "silent":
         held = Reply.sse([b"data: one\n\n", b"data: two\n\n"], hold=threading.Event(), hold_timeout=20)
     else:
@@ -304,7 +304,7 @@ def test_non_utf8_header_values_are_forwarded_as_bytes_or_refused(url, upstream,
     r = conn.getresponse()
     body = r.read()
     if host == "spin":
-        # Spin answers a bare 500 itself, before the component runs (README).
+        # Spin answers a bare 500 itself, before the component runs (docs/hosts/spin.md).
         assert r.status == 500 and upstream.requests == []
         return
     if host == "workerd":

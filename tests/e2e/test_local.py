@@ -1,4 +1,4 @@
-"""What the proxy answers by itself (SPEC §2): preflight, health, bad routes and
+"""What the proxy answers by itself (docs/design.md): preflight, health, bad routes and
 methods, body limits, upstream failures; and that it keeps serving after each."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Passthrough mode (SPEC §4) and mapping in it (SPEC §5)."""
+"""Passthrough mode (docs/passthrough.md) and mapping in it (docs/mapping.md)."""
 
 import hashlib
 import os
@@ -49,7 +49,7 @@ def test_streamed_request_body_without_length(url, upstream, passthrough_header,
     assert hashlib.sha256(got.body).hexdigest() == hashlib.sha256(payload).hexdigest()
     # WASI hosts stream it on as it comes; the Worker reads a body without a
     # length (up to MAX_BODY_BYTES) first, so it knows the length: workerd would
-    # end a failed chunked body normally (README: Cloudflare Workers).
+    # end a failed chunked body normally (docs/hosts/cloudflare.md).
     expected_length = str(len(payload)) if host == "workerd" else None
     assert got.header("content-length") == expected_length
 

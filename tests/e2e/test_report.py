@@ -1,4 +1,4 @@
-"""aepipe reporting (SPEC §6) end to end: what the fake aepipe received for each
+"""aepipe reporting (docs/operations.md) end to end: what the fake aepipe received for each
 mode and dialect, redaction, and that a failing aepipe never hurts the client.
 wasmtime only: jco serve runs handlers one at a time, so post-response work
 there delays the next request by design of that host."""

@@ -1,5 +1,5 @@
 """The official Anthropic Python SDK against `/v1/messages` routed to
-OpenAI-format providers (SPEC §7): the fake gateway answers in OpenAI format,
+OpenAI-format providers (docs/translation.md, "Messages"): the fake gateway answers in OpenAI format,
 the SDK must get a correct Anthropic experience."""
 
 import base64
