@@ -47,3 +47,34 @@ pub fn body_bytes(forward: &Forward) -> &[u8] {
 pub fn reply_json(reply: &Reply) -> serde_json::Value {
     serde_json::from_slice(reply.body()).unwrap()
 }
+
+/// How much longer `work(10 n)` takes than `work(n)` (the best of three runs
+/// each): about 10 for work linear in `n`, about 100 for quadratic work. A
+/// ratio, so a slow or busy machine does not change the verdict.
+pub fn growth(n: usize, work: impl Fn(usize)) -> f64 {
+    let best = |n: usize| {
+        (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                work(n);
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    best(10 * n) / best(n).max(1e-6)
+}
+
+/// [`growth`] of `translate` over the bodies `body(n)` of 2,000 and 20,000
+/// items, each parsed once beforehand (the translation is what is timed).
+pub fn body_growth(
+    body: impl Fn(usize) -> serde_json::Value,
+    translate: impl Fn(&crate::json::Object, usize),
+) -> f64 {
+    let bodies: Vec<(usize, String)> = [2_000, 20_000].map(|n| (n, body(n).to_string())).into();
+    growth(2_000, |n| {
+        let text = &bodies.iter().find(|(m, _)| *m == n).map(|(_, text)| text.as_str()).unwrap_or_default();
+        let object =
+            crate::json::Json::parse(text).ok().and_then(crate::json::Json::object).unwrap_or_default();
+        translate(&object, n);
+    })
+}

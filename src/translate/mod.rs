@@ -128,16 +128,28 @@ pub fn bad(message: impl Into<String>) -> ProxyError {
     ProxyError::BadRequest(message.into())
 }
 
+/// The most characters of an upstream id the proxy's ids carry: every item
+/// id and every event of a Responses stream repeats it, so a long one would
+/// multiply the output. A longer id keeps its start and a hash of the rest.
+const UPSTREAM_ID_MAX: usize = 48;
+
 /// `<prefix>_<id>` from the upstream's completion id (so the same upstream
 /// answer always gets the same id), or a unique one when it sent none.
 pub fn id_from_upstream(prefix: &str, upstream_id: Option<&str>) -> String {
     let id: String = upstream_id
         .unwrap_or_default()
+        .trim_start_matches("chatcmpl-")
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
         .collect();
-    match id.is_empty() {
-        true => format!("{prefix}_{}", crate::ids::unique_id()),
-        false => format!("{prefix}_{}", id.trim_start_matches("chatcmpl-")),
+    if id.is_empty() {
+        return format!("{prefix}_{}", crate::ids::unique_id());
     }
+    if id.len() <= UPSTREAM_ID_MAX {
+        return format!("{prefix}_{id}");
+    }
+    // FNV-1a: stable across runs and hosts, unlike std's RandomState.
+    let hash =
+        id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("{prefix}_{}{hash:016x}", &id[..UPSTREAM_ID_MAX - 16])
 }

@@ -20,6 +20,12 @@ use super::{Answer, StreamEnd, StreamError, TextKind};
 /// or whole (real ones are a few hundred KiB at most).
 pub const COMPLETION_CAP: usize = 16 * 1024 * 1024;
 
+/// The most parts (a run of reasoning or answer text, a tool call) one
+/// translated answer has. Each part costs the client several events (and a
+/// Responses answer repeats every item at its end), so an upstream that
+/// switches at every one-byte delta would otherwise multiply its input.
+pub const MAX_PARTS: usize = 1024;
+
 /// What a client reads when a stream ended without finishing.
 pub const ENDED_EARLY: &str = "the upstream stream ended before the answer finished";
 
@@ -33,6 +39,9 @@ pub struct Translation {
     usage: Usage,
     /// Text and argument bytes passed on so far.
     held: usize,
+    /// Parts begun so far, and the kind of the text part going on.
+    parts: usize,
+    text: Option<TextKind>,
 }
 
 impl Translation {
@@ -44,6 +53,8 @@ impl Translation {
             finish_reason: None,
             usage: Usage::default(),
             held: 0,
+            parts: 0,
+            text: None,
         }
     }
 
@@ -87,19 +98,26 @@ impl Translation {
         }
         match event {
             ChatEvent::Start { id, created } => self.answer.start(id.as_deref(), created, out),
-            ChatEvent::Reasoning(text) if self.hold(&text, out) => {
+            ChatEvent::Reasoning(text)
+                if self.part(Some(TextKind::Reasoning), out) && self.hold(&text, out) =>
+            {
                 self.answer.text(TextKind::Reasoning, &text, out)
             }
-            ChatEvent::Text(text) if self.hold(&text, out) => self.answer.text(TextKind::Answer, &text, out),
-            ChatEvent::ToolStart { slot, id, name } => {
+            ChatEvent::Text(text) if self.part(Some(TextKind::Answer), out) && self.hold(&text, out) => {
+                self.answer.text(TextKind::Answer, &text, out)
+            }
+            ChatEvent::ToolStart { slot, id, name } if self.part(None, out) => {
                 self.answer.tool_start(slot, id.as_deref(), &name, out)
             }
+            ChatEvent::ToolStart { .. } => {}
             ChatEvent::ToolArgs { slot, fragment } if self.hold(&fragment, out) => {
                 self.answer.tool_args(slot, &fragment, out)
             }
             ChatEvent::Reasoning(_) | ChatEvent::Text(_) | ChatEvent::ToolArgs { .. } => {}
             ChatEvent::Finish(reason) => self.finish_reason = Some(reason),
             ChatEvent::Usage(usage) => self.usage = usage,
+            // `[DONE]` after no finish reason: an answer cut off upstream is not complete.
+            ChatEvent::Done if self.finish_reason.is_none() => self.fail(None, ENDED_EARLY, out),
             ChatEvent::Done => self.complete(out),
             ChatEvent::Error { message, status } => self.fail(status, &message, out),
             ChatEvent::Overflow => {
@@ -109,6 +127,23 @@ impl Translation {
                 self.fail(None, &message, out);
             }
         }
+    }
+
+    /// Counts a new part (text of `kind` after other text or a call; a call:
+    /// `None`) against [`MAX_PARTS`]; past it the answer fails.
+    fn part(&mut self, kind: Option<TextKind>, out: &mut Vec<u8>) -> bool {
+        if kind.is_some() && kind == self.text {
+            return true;
+        }
+        self.text = kind;
+        self.parts += 1;
+        if self.parts > MAX_PARTS {
+            let message =
+                format!("the answer switched between text and tool calls more than {MAX_PARTS} times");
+            self.fail(None, &message, out);
+            return false;
+        }
+        true
     }
 
     /// Counts `text` against the cap; past it the answer fails.
@@ -130,5 +165,96 @@ impl Translation {
     fn fail(&mut self, status: Option<http::StatusCode>, message: &str, out: &mut Vec<u8>) {
         self.answer.fail(StreamError { status, message, usage: self.usage }, out);
         self.done = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::anthropic::answer::MessageAnswer;
+    use crate::translate::chat::stream::PENDING_CAP;
+    use crate::translate::responses::answer::ResponsesAnswer;
+    use crate::translate::responses::{ResponsesContext, ToolNames};
+
+    /// Both dialects' answers, by name.
+    fn answers() -> [(&'static str, Box<dyn Answer>); 2] {
+        let context =
+            ResponsesContext { model: "m".into(), tools: ToolNames::default(), echo: Default::default() };
+        [
+            ("messages", Box::new(MessageAnswer::new("m"))),
+            ("responses", Box::new(ResponsesAnswer::new(context))),
+        ]
+    }
+
+    fn run(answer: Box<dyn Answer>, input: &[u8]) -> String {
+        let mut t = Translation::new(answer);
+        let mut out = t.push(input);
+        out.extend(t.finish());
+        String::from_utf8(out).unwrap()
+    }
+
+    fn failed(dialect: &str, out: &str) -> bool {
+        match dialect {
+            "messages" => out.contains("event: error") && !out.contains("message_stop"),
+            _ => out.contains("response.failed") && !out.contains("response.completed"),
+        }
+    }
+
+    #[test]
+    fn done_without_a_finish_reason_is_not_complete() {
+        let input =
+            b"data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n";
+        for (dialect, answer) in answers() {
+            let out = run(answer, input);
+            assert!(failed(dialect, &out), "{dialect}: {out}");
+            assert!(out.contains(ENDED_EARLY), "{dialect}");
+        }
+    }
+
+    #[test]
+    fn arguments_before_a_name_are_capped() {
+        let fragment = "x".repeat(64 * 1024);
+        let delta = format!(
+            "data: {{\"choices\":[{{\"delta\":{{\"tool_calls\":[{{\"index\":0,\"function\":{{\"arguments\":\"{fragment}\"}}}}]}}}}]}}\n\n"
+        );
+        let mut input = b"data: {\"id\":\"c\",\"choices\":[{\"delta\":{}}]}\n\n".to_vec();
+        for _ in 0..(PENDING_CAP / fragment.len() + 2) {
+            input.extend_from_slice(delta.as_bytes());
+        }
+        for (dialect, answer) in answers() {
+            let out = run(answer, &input);
+            assert!(failed(dialect, &out), "{dialect}");
+            assert!(
+                out.len() < 64 * 1024,
+                "{dialect}: nothing of the held text went out ({} bytes)",
+                out.len()
+            );
+        }
+    }
+
+    /// The output of a stream against its input: a long upstream id, and text
+    /// that switches kind at every one-byte delta, each a new block or item.
+    #[test]
+    fn output_stays_within_a_small_factor_of_the_input() {
+        let long_id = "a".repeat(4 * 1024 * 1024);
+        let mut with_id = format!("data: {{\"id\":\"{long_id}\",\"choices\":[{{\"delta\":{{}}}}]}}\n\n");
+        for _ in 0..50 {
+            with_id.push_str("data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n");
+        }
+        with_id.push_str("data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+        let mut switching = String::from("data: {\"id\":\"c\",\"choices\":[{\"delta\":{}}]}\n\n");
+        for i in 0..40_000 {
+            let field = if i % 2 == 0 { "reasoning_content" } else { "content" };
+            switching.push_str(&format!("data: {{\"choices\":[{{\"delta\":{{\"{field}\":\"x\"}}}}]}}\n\n"));
+        }
+        switching.push_str("data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+        for (name, input) in [("a 4 MiB id", &with_id), ("switching text kinds", &switching)] {
+            for (dialect, answer) in answers() {
+                let out = run(answer, input.as_bytes());
+                let factor = out.len() as f64 / input.len() as f64;
+                println!("{name}, {dialect}: {} bytes in, {} out, {factor:.2}×", input.len(), out.len());
+                assert!(factor < 8.0, "{name}, {dialect}: {factor:.1}× the input");
+            }
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! until the message ends, so parallel calls whose argument fragments
 //! interleave still stream live into the right block.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 
 use super::{error_type, message_id, stop_reason, tool_input, usage_json};
@@ -23,7 +25,7 @@ pub struct MessageAnswer {
     message_id: String,
     next_index: usize,
     /// Started blocks not yet stopped, in index order.
-    open_blocks: Vec<usize>,
+    open_blocks: BTreeSet<usize>,
     /// The open thinking or text block, if any.
     open_text: Option<(TextKind, usize)>,
     /// The block of each tool call, by its slot in the chat stream.
@@ -37,7 +39,7 @@ impl MessageAnswer {
             started: false,
             message_id: String::new(),
             next_index: 0,
-            open_blocks: Vec::new(),
+            open_blocks: BTreeSet::new(),
             open_text: None,
             tool_blocks: Vec::new(),
         }
@@ -46,7 +48,7 @@ impl MessageAnswer {
     fn start_block(&mut self, block: Value, out: &mut Vec<u8>) -> usize {
         let index = self.next_index;
         self.next_index += 1;
-        self.open_blocks.push(index);
+        self.open_blocks.insert(index);
         let start = json!({"type": "content_block_start", "index": index, "content_block": block});
         write_event(out, "content_block_start", &start);
         index
@@ -54,7 +56,7 @@ impl MessageAnswer {
 
     fn close_text(&mut self, out: &mut Vec<u8>) {
         if let Some((_, index)) = self.open_text.take() {
-            self.open_blocks.retain(|i| *i != index);
+            self.open_blocks.remove(&index);
             write_event(out, "content_block_stop", &json!({"type": "content_block_stop", "index": index}));
         }
     }

@@ -77,6 +77,8 @@ impl<'a> Conversation<'a> {
             .array("messages")
             .filter(|m| !m.is_empty())
             .ok_or_else(|| bad("messages: at least one message is required"))?;
+        // One chat message per turn, give or take: no regrowing on a big conversation.
+        self.messages.reserve(turns.len() + 1);
         if let Some(system) = system_text(request.get("system")).map_err(|m| bad(format!("system: {m}")))? {
             self.messages.push(Message::System { content: system });
         }
@@ -132,7 +134,7 @@ impl<'a> Conversation<'a> {
                 Block::Json(block) if block.kind().as_deref() == Some("tool_result") => {
                     let text = self.tool_result(block, &mut parts).map_err(at)?;
                     let id = block.str("tool_use_id").unwrap_or_default();
-                    self.messages.push(Message::Tool { tool_call_id: id, content: text });
+                    self.messages.push(Message::Tool { tool_call_id: id, content: text.into() });
                 }
                 Block::Json(block) => content_part(block, &mut parts).map_err(at)?,
             }

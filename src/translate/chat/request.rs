@@ -68,7 +68,8 @@ impl ChatRequest<'_> {
     }
 }
 
-/// One chat message.
+/// One chat message. Kept small (48 bytes): a conversation of many short
+/// turns holds one per turn (docs/security.md, "Memory is bounded").
 #[derive(Debug, Serialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
 pub enum Message<'a> {
@@ -80,20 +81,20 @@ pub enum Message<'a> {
     },
     Assistant {
         /// `null` for a turn of tool calls only.
-        content: Option<String>,
+        content: Option<Box<str>>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<ToolCall<'a>>,
     },
     Tool {
         tool_call_id: Cow<'a, str>,
-        content: String,
+        content: Box<str>,
     },
 }
 
 impl<'a> Message<'a> {
     /// An assistant turn of text (none: `null`) and calls.
     pub fn assistant(text: String, tool_calls: Vec<ToolCall<'a>>) -> Message<'a> {
-        let content = (!text.is_empty() || tool_calls.is_empty()).then_some(text);
+        let content = (!text.is_empty() || tool_calls.is_empty()).then(|| text.into_boxed_str());
         Message::Assistant { content, tool_calls }
     }
 

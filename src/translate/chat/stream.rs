@@ -1,10 +1,12 @@
 //! A chat-completions SSE stream decoded into [`ChatEvent`]s, with tool calls
-//! told apart (by `index`, else by `id`) and their arguments held until the
-//! call has a name.
+//! told apart (by `index`, else by `id`, else by a new name) and their
+//! arguments held until the call has a name, up to [`PENDING_CAP`].
 //!
 //! Protocol: [`ChatStream::push`] every upstream chunk in order, handling the
 //! events it returns; then [`ChatStream::finish`]. An event or line past the SSE
 //! cap yields [`ChatEvent::Overflow`] and nothing after it.
+
+use std::collections::HashMap;
 
 use http::StatusCode;
 
@@ -12,6 +14,10 @@ use super::Usage;
 use super::completion::reasoning;
 use crate::json::{Json, Object};
 use crate::translate::sse::SseDecoder;
+
+/// The most argument text held for calls that have no name yet: real
+/// upstreams name a call in its first fragment; past this the stream fails.
+pub const PENDING_CAP: usize = 1024 * 1024;
 
 /// What an upstream chat stream said, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +57,8 @@ pub enum ChatEvent {
     Overflow,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct ToolCall {
-    /// The upstream's `tool_calls[].index`, when it sends one.
-    index: Option<u64>,
     id: String,
     name: String,
     started: bool,
@@ -68,6 +72,12 @@ pub struct ChatStream {
     sse: SseDecoder,
     started: bool,
     tools: Vec<ToolCall>,
+    /// The calls by the upstream's `index`, and by id: found by hash, so a
+    /// stream of many calls stays linear.
+    by_index: HashMap<u64, usize>,
+    by_id: HashMap<String, usize>,
+    /// Argument bytes held for calls without a name.
+    pending: usize,
     overflowed: bool,
 }
 
@@ -155,38 +165,57 @@ impl ChatStream {
     }
 
     /// The call a tool-call delta continues: by `index` when the upstream sends
-    /// one; else by `id` (a new id is a new call); else the latest call.
-    fn tool_slot(&self, call: &Object) -> Option<usize> {
+    /// one; else by `id` (a new id is a new call); else the latest call, unless
+    /// the delta names a call and the latest has a name already.
+    fn tool_slot(&self, call: &Object, named: bool) -> Option<usize> {
         let id = call.str("id").filter(|id| !id.is_empty());
         match (call.u64("index"), id) {
-            (Some(index), _) => self.tools.iter().position(|t| t.index == Some(index)),
-            (None, Some(id)) => self.tools.iter().position(|t| t.id == id),
-            (None, None) => self.tools.len().checked_sub(1),
+            (Some(index), _) => self.by_index.get(&index).copied(),
+            (None, Some(id)) => self.by_id.get(id.as_ref()).copied(),
+            (None, None) => {
+                let latest = self.tools.len().checked_sub(1)?;
+                (!named || self.tools[latest].name.is_empty()).then_some(latest)
+            }
         }
     }
 
     fn tool_delta(&mut self, call: &Object, events: &mut Vec<ChatEvent>) {
-        let slot = self.tool_slot(call).unwrap_or_else(|| {
-            self.tools.push(ToolCall {
-                index: call.u64("index"),
-                id: String::new(),
-                name: String::new(),
-                started: false,
-                pending: String::new(),
-            });
-            self.tools.len() - 1
-        });
         let function = call.object("function").unwrap_or_default();
-        let tool = &mut self.tools[slot];
+        let name = function.str("name").filter(|n| !n.is_empty());
+        let slot = self.tool_slot(call, name.is_some()).unwrap_or_else(|| {
+            let index = call.u64("index");
+            self.tools.push(ToolCall::default());
+            let slot = self.tools.len() - 1;
+            if let Some(index) = index {
+                self.by_index.insert(index, slot);
+            }
+            slot
+        });
         if let Some(id) = call.str("id").filter(|id| !id.is_empty()) {
-            tool.id = id.into_owned();
+            self.by_id.entry(id.to_string()).or_insert(slot);
+            self.tools[slot].id = id.into_owned();
         }
-        if let Some(name) = function.str("name").filter(|n| !n.is_empty()) {
+        let tool = &mut self.tools[slot];
+        if let Some(name) = name {
             tool.name = name.into_owned();
         }
-        tool.pending.push_str(&function.str("arguments").unwrap_or_default());
+        let arguments = function.str("arguments").unwrap_or_default();
         if tool.started || !tool.name.is_empty() {
+            if !tool.started {
+                self.pending -= tool.pending.len(); // counted while it had no name
+            }
+            tool.pending.push_str(&arguments);
             self.start_tool(slot, events);
+        } else {
+            tool.pending.push_str(&arguments);
+            self.pending += arguments.len();
+            if self.pending > PENDING_CAP {
+                let message = format!(
+                    "the upstream sent more than {PENDING_CAP} bytes of tool-call arguments before a name"
+                );
+                self.overflowed = true;
+                events.push(ChatEvent::Error { message, status: None });
+            }
         }
     }
 
@@ -255,6 +284,28 @@ mod tests {
         assert_eq!(
             out,
             [ChatEvent::Error { message: "boom".into(), status: Some(StatusCode::TOO_MANY_REQUESTS) }]
+        );
+    }
+
+    #[test]
+    fn a_new_name_without_id_or_index_is_a_new_call() {
+        let call = |name: &str, args: &str| {
+            format!(
+                "data: {{\"choices\":[{{\"delta\":{{\"tool_calls\":[{{\"function\":{{\"name\":\"{name}\",\"arguments\":\"{args}\"}}}}]}}}}]}}\n\n"
+            )
+        };
+        let more =
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"}\"}}]}}]}\n\n";
+        let out = events(&(call("a", "{") + more + &call("b", "{}")));
+        assert_eq!(
+            out[1..],
+            [
+                ChatEvent::ToolStart { slot: 0, id: None, name: "a".into() },
+                ChatEvent::ToolArgs { slot: 0, fragment: "{".into() },
+                ChatEvent::ToolArgs { slot: 0, fragment: "}".into() },
+                ChatEvent::ToolStart { slot: 1, id: None, name: "b".into() },
+                ChatEvent::ToolArgs { slot: 1, fragment: "{}".into() },
+            ]
         );
     }
 }

@@ -343,7 +343,7 @@ mod tests {
     use serde_json::Map;
 
     fn context() -> ResponsesContext {
-        let tools = ToolNames(vec![
+        let tools = ToolNames::new(vec![
             ToolName {
                 chat: "apply_patch".into(),
                 name: "apply_patch".into(),

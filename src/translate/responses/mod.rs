@@ -11,6 +11,8 @@ mod custom_input;
 pub mod request;
 mod tools;
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use super::chat::Usage;
@@ -77,27 +79,40 @@ pub struct ToolName {
     pub custom: bool,
 }
 
-/// The tools of one request, by the names the chat model uses.
+/// The tools of one request, by the names the chat model uses. Both lookups
+/// are by hash, so a request of many tools and many calls stays linear.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ToolNames(pub Vec<ToolName>);
+pub struct ToolNames {
+    tools: Vec<ToolName>,
+    /// A chat name → its tool (the first of that name).
+    by_chat: HashMap<String, usize>,
+    /// `(namespace, name)` → its tool (the first).
+    by_name: HashMap<(Option<String>, String), usize>,
+}
 
 impl ToolNames {
+    pub fn new(tools: Vec<ToolName>) -> ToolNames {
+        let mut by_chat = HashMap::with_capacity(tools.len());
+        let mut by_name = HashMap::with_capacity(tools.len());
+        for (i, tool) in tools.iter().enumerate() {
+            by_chat.entry(tool.chat.clone()).or_insert(i);
+            by_name.entry((tool.namespace.clone(), tool.name.clone())).or_insert(i);
+        }
+        ToolNames { tools, by_chat, by_name }
+    }
+
     /// The tool a chat call names; an unknown name is a plain function of that name.
     pub fn by_chat_name(&self, chat: &str) -> ToolName {
-        self.0.iter().find(|t| t.chat == chat).cloned().unwrap_or_else(|| ToolName {
-            chat: chat.to_owned(),
-            name: chat.to_owned(),
-            namespace: None,
-            custom: false,
-        })
+        match self.by_chat.get(chat) {
+            Some(&i) => self.tools[i].clone(),
+            None => ToolName { chat: chat.to_owned(), name: chat.to_owned(), namespace: None, custom: false },
+        }
     }
 
     /// The chat name of a Responses tool.
     pub fn chat_name(&self, name: &str, namespace: Option<&str>) -> String {
-        self.0
-            .iter()
-            .find(|t| t.name == name && t.namespace.as_deref() == namespace)
-            .map_or_else(|| chat_name(name, namespace), |t| t.chat.clone())
+        let key = (namespace.map(str::to_owned), name.to_owned());
+        self.by_name.get(&key).map_or_else(|| chat_name(name, namespace), |&i| self.tools[i].chat.clone())
     }
 }
 
@@ -199,7 +214,7 @@ mod tests {
 
     #[test]
     fn names_ids_and_status() {
-        let tools = ToolNames(vec![ToolName {
+        let tools = ToolNames::new(vec![ToolName {
             chat: "crm__lookup".into(),
             name: "lookup".into(),
             namespace: Some("crm".into()),

@@ -56,7 +56,10 @@ pub fn to_chat<'a>(
             conversation.messages.push(Message::User { content: Content::Text(text) });
         }
         Some(input) if input.is_array() => {
-            for (i, item) in input.array().unwrap_or_default().iter().enumerate() {
+            let items = input.array().unwrap_or_default();
+            // One chat message per item, give or take: no regrowing on a big input.
+            conversation.messages.reserve(items.len());
+            for (i, item) in items.iter().enumerate() {
                 let item = item.object().unwrap_or_default();
                 conversation.item(&item).map_err(|m| bad(format!("input.{i}{m}")))?;
             }
@@ -155,7 +158,7 @@ impl<'a> Conversation<'a, '_> {
                 let call_id = item.str("call_id").ok_or(".call_id: required")?;
                 let (output, images) = output_text(item.get("output")).map_err(|m| format!(".output{m}"))?;
                 self.awaiting.remove(call_id.as_ref());
-                self.messages.push(Message::Tool { tool_call_id: call_id, content: output });
+                self.messages.push(Message::Tool { tool_call_id: call_id, content: output.into() });
                 if !images.is_empty() {
                     self.held.push(Message::User { content: Content::Parts(images) });
                 }

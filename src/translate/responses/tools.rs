@@ -36,7 +36,7 @@ pub fn tools<'a>(request: &Object<'a>) -> Result<(Vec<Tool<'a>>, ToolNames), Pro
             names.push(name);
         }
     }
-    Ok((tools, ToolNames(names)))
+    Ok((tools, ToolNames::new(names)))
 }
 
 /// A `function` or `custom` tool as a chat function; `None` for hosted tools.

@@ -347,3 +347,30 @@ fn claude_code_requests_translate() {
         .collect();
     assert_eq!(tail, ["tool", "assistant"]);
 }
+
+/// `n` tools (half deferred, loaded by a `tool_reference`), and `n` turns of a
+/// call and its result.
+fn many_tools(n: usize) -> Value {
+    let tools: Vec<Value> = (0..n)
+        .map(|i| json!({"name": format!("t{i}"), "input_schema": {"type": "object"}, "defer_loading": i % 2 == 1}))
+        .collect();
+    let mut messages = vec![json!({"role": "user", "content": "go"})];
+    for i in 0..n {
+        let call = json!({"type": "tool_use", "id": format!("c{i}"), "name": format!("t{i}"), "input": {}});
+        messages.push(json!({"role": "assistant", "content": [{"type": "text", "text": "x"}, call]}));
+        let reference = json!({"type": "tool_reference", "tool_name": format!("t{i}")});
+        let result = json!({"type": "tool_result", "tool_use_id": format!("c{i}"), "content": [reference]});
+        messages.push(json!({"role": "user", "content": [result, {"type": "text", "text": "y"}]}));
+    }
+    json!({"model": "m", "max_tokens": 10, "tools": tools, "messages": messages})
+}
+
+#[test]
+fn the_work_grows_with_the_body_not_faster() {
+    let growth = crate::test_support::body_growth(many_tools, |object, n| {
+        let provider = Provider::named("deepseek").unwrap();
+        let target = Target { model: "m".into(), client_model: "m#deepseek", provider };
+        assert_eq!(super::to_chat(object, &target).unwrap().tools.len(), n);
+    });
+    assert!(growth < 30.0, "10× the tools and turns took {growth:.0}× the time");
+}

@@ -203,3 +203,27 @@ fn codex_requests_translate() {
         }
     }
 }
+
+/// `n` tools, `n` calls of them with their outputs, and an `allowed_tools`
+/// list of all of them.
+fn many_tools(n: usize) -> Value {
+    let tools: Vec<Value> = (0..n).map(|i| json!({"type": "function", "name": format!("t{i}")})).collect();
+    let mut input = Vec::new();
+    for i in 0..n {
+        input.push(json!({"type": "function_call", "call_id": format!("c{i}"), "name": format!("t{i}"), "arguments": "{}"}));
+        input.push(json!({"type": "function_call_output", "call_id": format!("c{i}"), "output": "ok"}));
+    }
+    let allowed: Vec<Value> = (0..n).map(|i| json!({"type": "function", "name": format!("t{i}")})).collect();
+    json!({"model": "m", "input": input, "tools": tools,
+           "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": allowed}})
+}
+
+#[test]
+fn the_work_grows_with_the_body_not_faster() {
+    let growth = crate::test_support::body_growth(many_tools, |object, n| {
+        let provider = Provider::named("deepseek").unwrap();
+        let target = Target { model: "m".into(), client_model: "m#deepseek", provider };
+        assert_eq!(super::to_chat(object, &target).unwrap().0.tools.len(), n);
+    });
+    assert!(growth < 30.0, "10× the tools and calls took {growth:.0}× the time");
+}
