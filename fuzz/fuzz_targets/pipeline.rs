@@ -1,7 +1,7 @@
 //! The whole core as a host drives it: a request head, its body in chunks, an
 //! upstream answer (streamed, read whole, or failing) through the exchange,
 //! with reporting on. Never a panic, never a step without end; every answer
-//! the proxy makes itself is JSON; the log line is one line of printable
+//! the proxy makes itself is JSON; the log line (text or JSON) is one line of printable
 //! text and the reports are JSON, whatever the client sent.
 #![no_main]
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use apex_ai_proxy::config::Config;
 use apex_ai_proxy::exchange::{Action, Event, Exchange};
 use apex_ai_proxy::failure::{FailureKind, Stop, UpstreamFailure};
 use apex_ai_proxy::plan::Upload;
+use apex_ai_proxy::report::access::unsafe_in_log;
 use arbitrary::Arbitrary;
 use http::StatusCode;
 use libfuzzer_sys::fuzz_target;
@@ -37,10 +38,12 @@ const PATHS: [&str; 6] = [
     "/x",
 ];
 
-fn config() -> Arc<Config> {
+/// The configuration, the access log as text or as JSON lines.
+fn config(json_log: bool) -> Arc<Config> {
     Arc::new(Config::from_lookup(|name| {
         Some(
             match name {
+                "LOG_FORMAT" if json_log => "json",
                 "ACCOUNT_ID" => "a",
                 "GATEWAY_ID" => "g",
                 "GATEWAY_TOKEN" => "t",
@@ -78,7 +81,7 @@ fuzz_target!(|case: Case| {
     let mut head = request.into_parts().0;
     head.headers = map(&case.headers);
     head.headers.insert("authorization", http::HeaderValue::from_static("Bearer t"));
-    let mut ex = Exchange::new(config(), head, 0.0);
+    let mut ex = Exchange::new(config(case.status % 2 == 1), head, 0.0);
     let mut action = ex.start(0.0);
     let (mut body, mut chunks) = (case.body.iter(), case.upstream_chunks.iter());
     let (mut answered, mut upstream_head) = (false, false);
@@ -136,6 +139,7 @@ fuzz_target!(|case: Case| {
         serde_json::from_slice::<serde_json::Value>(&call.body).expect("reports are JSON");
     }
     for line in finished.log {
-        assert!(!line.chars().any(char::is_control), "a log line has no control character: {line:?}");
+        let raw: Vec<char> = line.chars().filter(|&c| unsafe_in_log(c)).collect();
+        assert!(raw.is_empty(), "no control or format character reaches the log raw: {raw:?} in {line:?}");
     }
 });

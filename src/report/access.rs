@@ -70,7 +70,8 @@ pub fn line(settings: &LogSettings, view: &View, unix_ms: u64) -> Option<String>
             ];
             let body: Vec<String> =
                 fields.iter().map(|(name, value)| format!("\"{name}\":{value}")).collect();
-            format!("{{{}}}", body.join(","))
+            // serde_json leaves all but C0 controls raw: escape the rest too.
+            json_escaped(&format!("{{{}}}", body.join(",")))
         }
         LogFormat::Text => {
             let model = match (i.model.is_empty(), i.upstream_model.is_empty() || i.upstream_model == i.model)
@@ -126,10 +127,60 @@ fn capped(s: &str, cap: usize) -> std::borrow::Cow<'_, str> {
     format!("{}…", &s[..end]).into()
 }
 
-/// Control characters (and with `spaces`, whitespace) as `\u{..}` escapes.
+/// Format characters (Unicode category Cf): bidi controls, zero-width
+/// characters and the like, which reorder or hide what a terminal shows.
+const FORMAT_CHARS: [(char, char); 20] = [
+    ('\u{AD}', '\u{AD}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61C}', '\u{61C}'),
+    ('\u{6DD}', '\u{6DD}'),
+    ('\u{70F}', '\u{70F}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8E2}', '\u{8E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E007F}'),
+];
+
+/// Whether `c` must never reach a log raw: a control (Cc), a format
+/// character (Cf), or a line or paragraph separator (Zl, Zp).
+pub fn unsafe_in_log(c: char) -> bool {
+    c.is_control()
+        || c == '\u{2028}'
+        || c == '\u{2029}'
+        || (c >= '\u{AD}' && FORMAT_CHARS.iter().any(|&(from, to)| (from..=to).contains(&c)))
+}
+
+/// A JSON line with every character [`unsafe_in_log`] as a `\uXXXX` escape
+/// (they occur only inside its strings).
+fn json_escaped(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        if unsafe_in_log(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Characters [`unsafe_in_log`] (and with `spaces`, whitespace) as `\u{..}` escapes.
 fn escaped(s: &str, spaces: bool) -> String {
     s.chars()
-        .map(|c| match c.is_control() || (spaces && c.is_whitespace()) {
+        .map(|c| match unsafe_in_log(c) || (spaces && c.is_whitespace()) {
             true => c.escape_unicode().to_string(),
             false => c.to_string(),
         })
@@ -232,6 +283,25 @@ mod tests {
         let json = LogSettings { format: LogFormat::Json, ..LogSettings::default() };
         let text = line(&json, &view(&forged, None), 0).unwrap();
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn no_control_or_format_character_reaches_the_log_raw() {
+        let sneaky =
+            "a\u{9b}31m\u{85}b\u{2028}c\u{2029}d\u{202e}e\u{200b}f\u{2066}g\u{feff}h\u{e0041}i\u{ad}j";
+        let info = RouteInfo { model: sneaky.into(), ..info() };
+        let failed = Some((Side::Upstream, sneaky));
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let settings = LogSettings { format, ..LogSettings::default() };
+            let text = line(&settings, &view(&info, failed), 0).unwrap();
+            let raw: Vec<char> = text.chars().filter(|&c| unsafe_in_log(c)).collect();
+            assert!(raw.is_empty(), "{format:?}: {raw:?} in {text}");
+            if format == LogFormat::Json {
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(value["model"], sneaky, "the JSON still reads back as sent");
+            }
+        }
+        assert!(!unsafe_in_log('é') && !unsafe_in_log('中') && !unsafe_in_log(' '));
     }
 
     #[test]
