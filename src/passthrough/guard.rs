@@ -121,7 +121,12 @@ const METADATA_NAMES: [&str; 2] = ["metadata.goog", "metadata.tencentyun.com"];
 fn is_internal_name(name: &str) -> bool {
     let single_label = !name.contains('.');
     let suffix = name.rsplit('.').next().unwrap_or(name);
-    single_label || INTERNAL_SUFFIXES.contains(&suffix) || METADATA_NAMES.contains(&name)
+    // The numbered forms /etc/hosts files define: `localhost4.localdomain4`,
+    // `localhost6.localdomain6` (Red Hat, Fedora, Amazon Linux and their cloud images).
+    let numbered = ["localhost", "localdomain"]
+        .iter()
+        .any(|s| suffix.strip_prefix(s).is_some_and(|n| n.parse::<u8>().is_ok()));
+    single_label || numbered || INTERNAL_SUFFIXES.contains(&suffix) || METADATA_NAMES.contains(&name)
 }
 
 /// IPv4 blocks of the IANA IPv4 Special-Purpose Address Registry that are not
