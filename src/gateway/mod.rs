@@ -144,7 +144,9 @@ impl Pending {
                     provider,
                 };
                 let (chat, answer) = dialect.to_chat(&body.object(), &target)?;
-                let bytes = crate::json::to_bytes(&chat.for_provider(&provider.quirks));
+                // The translated body is about as long as the client's: sized once, not regrown.
+                let room = body.as_bytes().len() + body.as_bytes().len() / 16;
+                let bytes = crate::json::to_bytes_within(&chat.for_provider(&provider.quirks), room);
                 info.upstream_model = target.model;
                 (url, bytes, Reading::Translated(answer), dialect.errors())
             }

@@ -22,6 +22,17 @@ pub fn to_bytes(value: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// [`to_bytes`] into a buffer of `capacity` bytes, for a big body whose
+/// length is about known: a buffer that doubles as it grows holds up to three
+/// times the body at its last step.
+pub fn to_bytes_within(value: &impl serde::Serialize, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
+}
+
 /// The message or text of a JSON string for a user: a JSON-quoted string, so
 /// messages never show Rust's debug formatting.
 pub fn quoted(text: &str) -> String {
