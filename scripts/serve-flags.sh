@@ -8,15 +8,20 @@
 # - Instance reuse: an instance serves up to 1000 requests (wasmtime's default
 #   for WASIp2 is 1: a new instance per request). Measured with
 #   scripts/bench.sh: half the CPU per request. The component keeps no state
-#   between requests (settings are read per request).
+#   between requests but its settings and its reports on their way:
+#   APEX_INSTANCE_REUSE tells it the reuse count, so a request's aepipe calls
+#   are answered while the instance serves its next requests instead of
+#   holding it (its last request waits for them), APEX_REPORTS_WAITING how
+#   many calls may wait, and an idle instance lives 8 s (wasmtime's default:
+#   1 s), longer than a report may take (7 s).
 # - The pooling allocator sized for the capacity: each request holds one
 #   component instance made of CORE_INSTANCES core instances, one memory and
 #   TABLES tables (counted from the built component: `wasm-tools print`).
 # - Connections capped below what the descriptor limit allows, so the
 #   process can never run out of descriptors on accept() (wasmtime serve
 #   exits when it does): a connection holds 2 descriptors while it streams
-#   (client, upstream), and 3 while its request's 2 aepipe reports are sent
-#   (client, 2 report calls; the upstream's is closed by then).
+#   (client, upstream), and its instance up to APEX_REPORTS_WAITING more
+#   for report calls on their way.
 # Usage: scripts/serve-flags.sh   (the caller raises `ulimit -n` first)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -27,23 +32,33 @@ case $capacity in '' | *[!0-9]* | 0) echo "serve-flags.sh: APEX_CAPACITY must be
 CORE_INSTANCES=3
 TABLES=3
 REUSE=1000
+IDLE=8s
 RESERVED_FDS=256
 
+# A connection holds the client's and the upstream's descriptors; with
+# reporting its instance may also hold report calls waiting for an answer:
+# one request's 2 at least, more where the descriptors allow (at most 64).
 per_connection=2
-if [ -n "${AEPIPE_BASE_URL:-}" ]; then per_connection=3; fi
+waiting=0
+if [ -n "${AEPIPE_BASE_URL:-}" ]; then waiting=2; fi
 fds=$(ulimit -n)
-if [ "$fds" != unlimited ]; then
-  by_fds=$(( (fds - RESERVED_FDS) / per_connection ))
-  if [ "$by_fds" -lt 1 ]; then by_fds=1; fi
-  if [ "$by_fds" -lt "$capacity" ]; then
-    echo "serve-flags.sh: $fds file descriptors allow $by_fds concurrent connections, not $capacity (raise ulimit -n)" >&2
-    capacity=$by_fds
-  fi
+if [ "$fds" = unlimited ]; then fds=1048576; fi
+by_fds=$(( (fds - RESERVED_FDS) / (per_connection + waiting) ))
+if [ "$by_fds" -lt 1 ]; then by_fds=1; fi
+if [ "$by_fds" -lt "$capacity" ]; then
+  echo "serve-flags.sh: $fds file descriptors allow $by_fds concurrent connections, not $capacity (raise ulimit -n)" >&2
+  capacity=$by_fds
 fi
-echo "  capacity: $capacity concurrent requests (APEX_CAPACITY; descriptors: $fds, $per_connection per connection)" >&2
+if [ "$waiting" -gt 0 ]; then
+  waiting=$(( (fds - RESERVED_FDS) / capacity - per_connection ))
+  if [ "$waiting" -gt 64 ]; then waiting=64; fi
+fi
+echo "  capacity: $capacity concurrent requests (APEX_CAPACITY; descriptors: $fds, $((per_connection + waiting)) per connection)" >&2
 
 printf '%s\n' \
-  --max-instance-reuse-count "$REUSE" \
+  --max-instance-reuse-count "$REUSE" --env "APEX_INSTANCE_REUSE=$REUSE" \
+  --env "APEX_REPORTS_WAITING=$(( waiting < 2 ? 2 : waiting ))" \
+  --idle-instance-timeout "$IDLE" \
   --max-concurrent-connections "$capacity" \
   --max-concurrent-requests "$capacity" \
   -O "pooling-allocator=y,pooling-total-component-instances=$capacity,pooling-total-core-instances=$((capacity * CORE_INSTANCES)),pooling-total-memories=$capacity,pooling-total-tables=$((capacity * TABLES)),pooling-total-stacks=$capacity"

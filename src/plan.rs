@@ -87,6 +87,16 @@ pub enum Upload {
     Client,
 }
 
+impl Upload {
+    /// The bytes, when the body is planned rather than the client's.
+    pub fn into_bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Upload::Bytes(bytes) => Some(bytes),
+            Upload::Client => None,
+        }
+    }
+}
+
 /// How the upstream's answer becomes the client's.
 #[derive(Debug)]
 pub enum Reading {

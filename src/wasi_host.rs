@@ -9,16 +9,17 @@
 //! resource they watch. `outgoing_handler::handle` is called before the
 //! request body is written (writing a large body first hangs).
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::HeaderMap;
 use http::{Method, Request, StatusCode};
 use wasi::clocks::monotonic_clock;
 use wasi::exports::http::incoming_handler::Guest;
 use wasi::http::types::{
-    Fields, FutureIncomingResponse, IncomingBody, IncomingRequest, Method as Verb, OutgoingBody,
-    OutgoingRequest, OutgoingResponse, ResponseOutparam, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingRequest, IncomingResponse,
+    Method as Verb, OutgoingBody, OutgoingRequest, OutgoingResponse, ResponseOutparam, Scheme,
 };
 use wasi::io::poll::{Pollable, poll};
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
@@ -26,8 +27,9 @@ use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use crate::config::Config;
 use crate::exchange::{Action, End, Event, Exchange, Head};
 use crate::failure::{FailureKind, Stop, UpstreamFailure};
-use crate::plan::{Outgoing, Upload};
-use crate::report::AepipeCall;
+use crate::plan::Outgoing;
+use crate::report::backlog::Backlog;
+use crate::report::{AepipeCall, delivery};
 
 /// How long a client may stall: sending its body, or taking the response.
 const CLIENT_STALL: Duration = Duration::from_secs(60);
@@ -36,11 +38,14 @@ const CLIENT_CHECK: Duration = Duration::from_secs(1);
 /// The most an aepipe report may take: connection, TLS and answer.
 const REPORT_LIMIT: Duration = Duration::from_secs(7);
 
-/// This instance's configuration: the environment does not change while an
-/// instance lives, so it is read once.
-fn config() -> Arc<Config> {
-    static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();
-    CONFIG.get_or_init(|| Arc::new(Config::from_lookup(|name| std::env::var(name).ok()))).clone()
+thread_local! {
+    /// This instance's configuration: its environment does not change while it lives.
+    static CONFIG: Arc<Config> = Arc::new(Config::from_lookup(|name| std::env::var(name).ok()));
+    /// Reports sent and not yet answered; the requests this instance may
+    /// still serve. Before its last, a request does not wait for its reports'
+    /// answers (`Config::instance_reuse`).
+    static REPORTS: RefCell<(Backlog<FutureIncomingResponse>, usize)> =
+        CONFIG.with(|c| RefCell::new((Backlog::new(c.reports_waiting), c.instance_reuse)));
 }
 
 /// Milliseconds on the host's monotonic clock.
@@ -64,7 +69,7 @@ struct Component;
 
 impl Guest for Component {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        let mut ex = Exchange::new(config(), read_head(&request), now());
+        let mut ex = Exchange::new(CONFIG.with(Arc::clone), read_head(&request), now());
         let mut io =
             Io { request, out: Some(out), input: None, answer: None, upstream: None, idle: Duration::ZERO };
         let mut action = ex.start(now());
@@ -78,7 +83,7 @@ impl Guest for Component {
                 Action::Answer { head, body, end } => match (io.answer(head, &body), end) {
                     (Err(stop), _) => ex.on(Event::ClientGone(stop), now()),
                     (Ok(()), None) => io.read(&mut ex, None),
-                    (Ok(()), Some(End::Complete)) => break io.answer.take().map_or((), Output::finish),
+                    (Ok(()), Some(End::Complete)) => break io.answer.take().map_or((), finish),
                     // Dropped unfinished: the client sees a cut response, never a falsely complete one.
                     (Ok(()), Some(End::Cut)) => break,
                 },
@@ -86,7 +91,8 @@ impl Guest for Component {
         }
         drop(io);
         // The client has its whole response now; reporting cannot delay it.
-        let finished = ex.finish(now(), unix_ms());
+        let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |t| t.as_millis() as u64);
+        let finished = ex.finish(now(), unix_ms);
         finished.log.into_iter().for_each(log_line);
         send_reports(finished.reports);
     }
@@ -120,10 +126,7 @@ impl Io {
             Ok(sending) => sending,
             Err(failure) => return ex.on(Event::Failed(failure), now()),
         };
-        let mut planned = match request.body {
-            Upload::Bytes(bytes) => Some(bytes),
-            Upload::Client => None,
-        };
+        let mut planned = request.body.into_bytes();
         let streaming = planned.is_none();
         let finished = loop {
             let bytes = match (planned.take(), streaming) {
@@ -138,7 +141,7 @@ impl Io {
                     Err(stop) => return ex.on(Event::BodyFailed(stop), now()),
                 },
             };
-            match sending.write(&bytes, by) {
+            match write(&sending.body.0, &bytes, by, Some(&sending.future.subscribe())) {
                 Ok(()) => {}
                 Err(Stop::TimedOut) => return ex.on(Event::Timeout, now()),
                 // The upstream answered first, or writing failed: its answer (a 413 of its own, say) says why.
@@ -168,7 +171,7 @@ impl Io {
             ResponseOutparam::set(self.out.take().ok_or(Stop::Closed)?, Ok(response));
             self.answer = Some(Output(outgoing.write().map_err(|()| Stop::Closed)?, outgoing));
         }
-        self.answer.as_ref().map_or(Ok(()), |answer| answer.write(body))
+        self.answer.as_ref().map_or(Ok(()), |answer| write(&answer.0, body, deadline(CLIENT_STALL), None))
     }
 }
 
@@ -206,18 +209,10 @@ impl Input {
 /// dropped unfinished is cut).
 struct Output(OutputStream, OutgoingBody);
 
-impl Output {
-    /// All of `bytes`; the reader has a minute to take them.
-    fn write(&self, bytes: &[u8]) -> Result<(), Stop> {
-        write(&self.0, bytes, deadline(CLIENT_STALL), None)
-    }
-
-    /// Ends the body normally.
-    fn finish(self) {
-        let Output(stream, body) = self;
-        drop(stream);
-        let _ = OutgoingBody::finish(body, None);
-    }
+/// Ends a body normally.
+fn finish(Output(stream, body): Output) {
+    drop(stream);
+    let _ = OutgoingBody::finish(body, None);
 }
 
 /// Writes all of `bytes` and flushes, by `deadline`; stops when `answered`
@@ -284,10 +279,12 @@ fn send(request: &Outgoing) -> Result<Sending, UpstreamFailure> {
 }
 
 impl Sending {
-    /// Writes `bytes` of the request body by `deadline` (`Closed`: the
-    /// upstream answered first, or writing failed: its answer says why).
-    fn write(&self, bytes: &[u8], deadline: u64) -> Result<(), Stop> {
-        write(&self.body.0, bytes, deadline, Some(&self.future.subscribe()))
+    /// The whole body, then the answer to come. An aepipe that answers
+    /// before taking all of it says why in its answer.
+    fn post(self, bytes: &[u8], deadline: u64) -> FutureIncomingResponse {
+        let _ = write(&self.body.0, bytes, deadline, Some(&self.future.subscribe()));
+        finish(self.body);
+        self.future
     }
 
     /// The response head by `deadline` (past it, the request is dropped), as
@@ -296,21 +293,16 @@ impl Sending {
     fn head(self, deadline: u64, finished: bool) -> (Event<'static>, Option<Input>) {
         let Sending { future, body } = self;
         if finished {
-            body.finish();
+            finish(body);
         }
-        let response = loop {
-            match future.get() {
-                Some(Ok(Ok(response))) => break response,
-                Some(Ok(Err(code))) => {
-                    return (Event::Failed(UpstreamFailure::from_wasi(&code.to_string())), None);
-                }
-                // Taken already, or no answer by the deadline.
-                Some(Err(())) => return (Event::Timeout, None),
+        let (status, response) = loop {
+            match future.get().map(outcome) {
+                Some(Ok(answer)) => break answer,
+                Some(Err(failure)) => return (Event::Failed(failure), None),
                 None if wait(deadline, &[&future.subscribe()]).is_none() => return (Event::Timeout, None),
                 None => {}
             }
         };
-        let status = StatusCode::from_u16(response.status()).unwrap_or(StatusCode::BAD_GATEWAY);
         let headers = crate::headers::from_pairs(response.headers().entries());
         let body = response.consume().ok().and_then(|body| Some(Input(body.stream().ok()?, body)));
         (Event::Head { status, headers, decoded: false }, body)
@@ -347,35 +339,49 @@ fn read_head(request: &IncomingRequest) -> http::request::Parts {
     parts
 }
 
-/// The wall-clock time, in milliseconds since the Unix epoch.
-fn unix_ms() -> u64 {
-    let now = wasi::clocks::wall_clock::now();
-    now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
-}
-
 /// Writes one log line to `wasi:cli/stderr` in one write (`eprintln!` makes two host calls).
 fn log_line(line: String) {
     let _ =
         write(&wasi::cli::stderr::get_stderr(), format!("{line}\n").as_bytes(), deadline(CLIENT_STALL), None);
 }
 
-/// Sends the aepipe calls: all started before any is awaited, all bounded by
-/// [`REPORT_LIMIT`]; one that is not taken is one line on the host log, and dropped.
+/// Sends the aepipe calls, each bounded by [`REPORT_LIMIT`]; their answers
+/// are collected during this instance's next requests, or waited for when
+/// this is its last (`Backlog` says how long). One not taken is one line on
+/// the host log, and dropped.
 fn send_reports(calls: Vec<AepipeCall>) {
     let by = deadline(REPORT_LIMIT);
-    // An aepipe that answers before taking the whole body says why in its answer.
-    let start =
-        |call: &AepipeCall| call.request().and_then(|r| send(&r)).inspect(|s| drop(s.write(&call.body, by)));
-    for (call, sending) in calls.iter().map(|call| (call, start(call))).collect::<Vec<_>>() {
-        let outcome = sending.map(|sending| sending.head(by, true).0).and_then(|event| match event {
-            Event::Head { status, .. } => Ok(status),
-            Event::Failed(failure) => Err(failure),
-            _ => Err(UpstreamFailure::new(FailureKind::ResponseTimeout, "no answer in time")),
-        });
-        if let Some(line) = crate::report::delivery(&call.url, outcome) {
-            log_line(line);
+    REPORTS.with_borrow_mut(|(backlog, left)| {
+        *left = left.saturating_sub(1);
+        for call in &calls {
+            match call.request().and_then(|r| send(&r)) {
+                Ok(sending) => backlog.add(sending.post(&call.body, by), &call.url, by as f64 / 1e6),
+                Err(failure) => delivery(&call.url, Err(failure)).into_iter().for_each(log_line),
+            }
         }
-    }
+        // One look at them all: wasmtime hands a future its answer only when it is polled.
+        let pollables: Vec<Pollable> = backlog.waiting().map(FutureIncomingResponse::subscribe).collect();
+        wait(0, &pollables.iter().collect::<Vec<_>>());
+        drop(pollables); // before the futures they watch
+        for (future, until) in backlog.deadlines(*left == 0, now()) {
+            wait((until * 1e6) as u64, &[&future.subscribe()]);
+        }
+        let mut lines =
+            backlog.settle(now(), |future| Some(outcome(future.get()?).map(|(status, _)| status)));
+        lines.extend(backlog.trim());
+        lines.into_iter().for_each(log_line);
+    });
+}
+
+/// What `FutureIncomingResponse::get` gives once there is something.
+type Got = Result<Result<IncomingResponse, ErrorCode>, ()>;
+
+/// What the host got for a request: its response, or why there is none.
+fn outcome(got: Got) -> Result<(StatusCode, IncomingResponse), UpstreamFailure> {
+    let taken = || UpstreamFailure::new(FailureKind::Other, "the answer was taken already");
+    let response =
+        got.map_err(|()| taken())?.map_err(|code| UpstreamFailure::from_wasi(&code.to_string()))?;
+    Ok((StatusCode::from_u16(response.status()).unwrap_or(StatusCode::BAD_GATEWAY), response))
 }
 
 // The export macro emits the component's exported C-ABI symbols, which the

@@ -107,6 +107,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub upstream_timeouts: Timeouts,
     pub log: LogSettings,
+    /// What the serve flags tell a WASI instance (scripts/serve-flags.sh):
+    /// how many requests it may serve (`APEX_INSTANCE_REUSE`, default 1) and
+    /// how many aepipe calls may wait for an answer in it
+    /// (`APEX_REPORTS_WAITING`, default 2). Not settings: host tuning.
+    pub instance_reuse: usize,
+    pub reports_waiting: usize,
     /// Settings that were set but could not be used, in words for the operator.
     pub problems: Vec<String>,
 }
@@ -132,6 +138,9 @@ pub const SETTING_NAMES: [&str; 17] = [
     "LOG_FORMAT",
 ];
 
+/// What the serve flags tell a WASI instance (not settings: scripts/serve-flags.sh sets them).
+pub const TUNING_NAMES: [&str; 2] = ["APEX_INSTANCE_REUSE", "APEX_REPORTS_WAITING"];
+
 pub const DEFAULT_GATEWAY_BASE_URL: &str = "https://gateway.ai.cloudflare.com/v1";
 pub const DEFAULT_AZURE_API_VERSION: &str = "2025-04-01-preview";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -152,6 +161,7 @@ impl Config {
             value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
         };
         let mut problems = Vec::new();
+        let tuning = |name: &str| text(name).and_then(|v| v.parse::<usize>().ok());
         let number = |name: &str, problems: &mut Vec<String>| {
             let value = text(name)?;
             let parsed = value.parse::<u64>().ok().filter(|n| *n > 0);
@@ -237,6 +247,8 @@ impl Config {
             max_body_bytes,
             upstream_timeouts,
             log,
+            instance_reuse: tuning("APEX_INSTANCE_REUSE").unwrap_or(1),
+            reports_waiting: tuning("APEX_REPORTS_WAITING").unwrap_or(2),
             problems,
         }
     }
@@ -340,7 +352,8 @@ mod tests {
         let mut read = read.into_inner();
         read.sort();
         read.dedup();
-        let mut listed = SETTING_NAMES.map(str::to_owned).to_vec();
+        let mut listed: Vec<String> =
+            SETTING_NAMES.iter().chain(&TUNING_NAMES).map(|n| n.to_string()).collect();
         listed.sort();
         assert_eq!(read, listed);
     }

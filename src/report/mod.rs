@@ -11,6 +11,7 @@
 //! no clock.
 
 pub mod access;
+pub mod backlog;
 pub mod batch;
 pub mod capture;
 mod point;

@@ -188,8 +188,12 @@ def chat(url):
 
 
 def wait_for_log(proxy, text, timeout=10.0):
+    """Waits for `text` on the proxy's log. On wasmtime an instance collects
+    its reports' answers when it serves its next request (docs/operations.md),
+    so the wait keeps sending requests, as traffic would."""
     deadline = time.monotonic() + timeout
     while text not in proxy.log_text() and time.monotonic() < deadline:
+        call(proxy.url, "GET", "/healthz")
         time.sleep(0.05)
     assert text in proxy.log_text(), proxy.log_text()[-2000:]
 
