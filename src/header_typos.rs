@@ -5,11 +5,11 @@
 use http::HeaderMap;
 
 use crate::errors::ProxyError;
-use crate::headers::{PROVIDER_HEADER, TYPE_HEADER};
+use crate::headers::{FALLBACK_HEADER, PROVIDER_HEADER, TYPE_HEADER};
 use crate::mapping::MAPPING_HEADER;
 
 /// The headers the proxy reads.
-const OURS: [&str; 3] = [PROVIDER_HEADER, MAPPING_HEADER, TYPE_HEADER];
+const OURS: [&str; 4] = [PROVIDER_HEADER, MAPPING_HEADER, TYPE_HEADER, FALLBACK_HEADER];
 
 /// A `400` naming the first header that looks like one of ours and is not,
 /// and the one it probably meant.

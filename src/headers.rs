@@ -61,7 +61,7 @@ pub fn is_host_metadata(name: &HeaderName) -> bool {
 /// The headers a client's own browser-side CORS check needs on every answer.
 pub const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-api-key, anthropic-version, \
 anthropic-beta, anthropic-dangerous-direct-browser-access, x-apex-ai-proxy-provider, \
-x-apex-ai-proxy-type, x-apex-ai-proxy-mapping, x-stainless-arch, x-stainless-lang, \
+x-apex-ai-proxy-type, x-apex-ai-proxy-mapping, x-apex-ai-proxy-fallback, x-stainless-arch, x-stainless-lang, \
 x-stainless-os, x-stainless-package-version, x-stainless-retry-count, x-stainless-runtime, \
 x-stainless-runtime-version, x-stainless-timeout, x-stainless-async, x-stainless-helper-method, \
 openai-organization, openai-project, cf-aig-cache-ttl, cf-aig-skip-cache, cf-aig-cache-key, \
@@ -94,6 +94,12 @@ pub fn from_pairs<N: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item 
 pub const PROVIDER_HEADER: &str = "x-apex-ai-proxy-provider";
 /// The informational dialect header of passthrough mode.
 pub const TYPE_HEADER: &str = "x-apex-ai-proxy-type";
+/// The models a gateway request tries after its own (docs/gateway.md, "Fallbacks").
+pub const FALLBACK_HEADER: &str = "x-apex-ai-proxy-fallback";
+/// On an answer of a request with fallbacks: how many models were tried,
+/// and which one answered (`model#provider`).
+pub const ATTEMPTS_HEADER: &str = "x-apex-ai-proxy-attempts";
+pub const MODEL_HEADER: &str = "x-apex-ai-proxy-model";
 
 /// Headers as one string, `name\nvalue\n…` (neither holds a newline), the
 /// way they cross into a JavaScript host; a value that is not UTF-8 cannot be

@@ -48,14 +48,19 @@ impl Pending {
     /// answer (an error, or a reply the proxy gives itself).
     // Called once per request; boxing the reply would only add an allocation.
     #[allow(clippy::result_large_err)]
-    pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Result<Forward, Reply> {
+    /// The request to send, and the chain of fallbacks when there is one.
+    pub fn with_body(
+        self,
+        cfg: &Config,
+        body: Vec<u8>,
+    ) -> Result<(Forward, Option<Box<gateway::Chain>>), Reply> {
         match self.kind {
             Kind::Gateway(pending) => match pending.with_body(cfg, body) {
-                Ok(gateway::Routed::Forward(forward)) => Ok(*forward),
+                Ok(gateway::Routed::Forward(forward, chain)) => Ok((*forward, chain)),
                 Ok(gateway::Routed::Answer(reply)) => Err(reply),
                 Err(e) => Err(error_reply(&e, self.shape)),
             },
-            Kind::Passthrough(pending) => Ok(pending.with_body(body)),
+            Kind::Passthrough(pending) => Ok((pending.with_body(body), None)),
         }
     }
 }

@@ -31,7 +31,7 @@ pub fn run(cfg: &Config, head: &Parts, body: &[u8]) -> Result<Forward, Reply> {
     match plan(cfg, head) {
         Plan::Respond(reply) => Err(reply),
         Plan::Forward(forward) => Ok(*forward),
-        Plan::ReadBody(pending) => pending.with_body(cfg, body.to_vec()),
+        Plan::ReadBody(pending) => pending.with_body(cfg, body.to_vec()).map(|(forward, _)| forward),
     }
 }
 

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::{ANSWER, BODY, TOKEN};
 
-/// A keep-alive HTTP/1.1 server answering every request with `ANSWER`.
+/// A keep-alive HTTP/1.1 server answering every request with `ANSWER`, but
+/// a request for the model `refused` with a 429 (a fallback's first attempt).
 pub fn fake_upstream() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -30,9 +31,15 @@ fn serve_connection(stream: TcpStream) {
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{ANSWER}",
         ANSWER.len()
     );
+    let refused =
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
     while let Some(length) = read_head(&mut reader) {
         let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() || writer.write_all(response.as_bytes()).is_err() {
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let answer = if body.windows(9).any(|w| w == b"/refused\"") { refused } else { response.as_str() };
+        if writer.write_all(answer.as_bytes()).is_err() {
             return;
         }
     }

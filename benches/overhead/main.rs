@@ -247,6 +247,17 @@ fn main() {
         path: "/v1/acc/gw/compat/chat/completions".into(),
         headers: format!("x-apex-ai-proxy-provider: http://127.0.0.1:{upstream}\r\n"),
     };
+    // A chain whose first model answers, and one whose first (mapped to
+    // `refused#openai`, which the fake upstream answers 429) is refused.
+    let fallback = |label, port, refused: bool| Target {
+        label,
+        port,
+        path: "/v1/chat/completions".into(),
+        headers: format!(
+            "{}x-apex-ai-proxy-fallback: gpt-5.5#deepseek\r\n",
+            if refused { "x-apex-ai-proxy-mapping: gpt-5.5#refused\r\n" } else { "" }
+        ),
+    };
     let mut targets = vec![
         (
             Target {
@@ -259,6 +270,8 @@ fn main() {
         ),
         (gateway("wasmtime gateway (log on)", proxy.port), Some(proxy.pid())),
         (gateway("wasmtime gateway, LOG_LEVEL=off", proxy_quiet.port), Some(proxy_quiet.pid())),
+        (fallback("wasmtime fallback, first answers", proxy.port, false), Some(proxy.pid())),
+        (fallback("wasmtime fallback, one refused", proxy.port, true), Some(proxy.pid())),
         (gateway("wasmtime gateway + aepipe", proxy_report.port), Some(proxy_report.pid())),
         (passthrough("wasmtime passthrough", proxy.port), Some(proxy.pid())),
         (gateway("wasmtime gateway, no serve flags", proxy_plain.port), Some(proxy_plain.pid())),
@@ -386,6 +399,19 @@ fn main() {
         if !ratios.is_empty() {
             println!("Worker rows against the JS floor (cpu, medians): {}", ratios.join(", "));
         }
+    }
+    if let (Some(plain), Some(first), Some(refused)) = (
+        row("wasmtime gateway (log on)"),
+        row("wasmtime fallback, first answers"),
+        row("wasmtime fallback, one refused"),
+    ) {
+        println!(
+            "fallbacks on wasmtime: a named chain whose first model answers {:+.3} ms cpu/req; one refused attempt \
+             {:+.3} ms cpu/req, {:+.3} ms p50",
+            cpu(first) - cpu(plain),
+            cpu(refused) - cpu(first),
+            refused.p50 - first.p50
+        );
     }
     for (after, before) in [
         ("wasmtime gateway (log on)", "wasmtime gateway (before)"),

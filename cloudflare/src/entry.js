@@ -157,6 +157,9 @@ class Run {
   /** Sends the upstream request (redirects relayed, not followed) and hands the flow its head. */
   async send() {
     const flow = this.flow;
+    // A fallback after a refused attempt: that answer is not read; after a silent one, a fresh signal.
+    this.response?.body?.cancel().catch(() => {});
+    if (this.barked) [this.barked, this.stopper] = [false, new AbortController()];
     const [method, url, headers, limit, streams] = flow.request();
     const init = { method, headers: fromText(headers), redirect: 'manual', signal: this.stopper.signal };
     try {

@@ -104,6 +104,17 @@ pub struct Config {
     /// `GATEWAY_MODELS`: the `model#provider` entries `GET /v1/models` lists
     /// (entries that do not name a known provider are left out).
     pub gateway_models: Vec<String>,
+    /// `GATEWAY_FALLBACKS`: `model#provider=fallback#provider,…` entries
+    /// separated by `;`, the chains tried for a requested model (after
+    /// mapping) when the request names none (entries that do not parse are
+    /// left out and named in [`Config::problems`]).
+    pub gateway_fallbacks: Vec<(String, Vec<String>)>,
+    /// `GATEWAY_MAX_ATTEMPTS`: attempts per request, its own included (1 to 4).
+    pub max_attempts: usize,
+    /// `GATEWAY_ATTEMPTS_TIMEOUT_MS`: the most time all attempts of a request
+    /// may take before its answer's head (default: an attempt's connect and
+    /// first-byte time for each attempt).
+    pub attempts_timeout: Duration,
     pub max_body_bytes: usize,
     pub upstream_timeouts: Timeouts,
     pub log: LogSettings,
@@ -118,12 +129,15 @@ pub struct Config {
 }
 
 /// Every setting the proxy reads, by name (hosts pass exactly these on).
-pub const SETTING_NAMES: [&str; 17] = [
+pub const SETTING_NAMES: [&str; 20] = [
     "ACCOUNT_ID",
     "GATEWAY_ID",
     "GATEWAY_TOKEN",
     "GATEWAY_BASE_URL",
     "GATEWAY_MODELS",
+    "GATEWAY_FALLBACKS",
+    "GATEWAY_MAX_ATTEMPTS",
+    "GATEWAY_ATTEMPTS_TIMEOUT_MS",
     "AZURE_RESOURCE",
     "AZURE_API_VERSION",
     "AEPIPE_BASE_URL",
@@ -149,6 +163,29 @@ pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
     first_byte: Duration::from_secs(300),
     between_bytes: Duration::from_secs(300),
 };
+
+/// `GATEWAY_FALLBACKS`: `model#provider=fallback#provider,…;…`. An entry
+/// without `=`, or naming an unknown provider, is left out and named.
+fn fallbacks(value: Option<&str>, problems: &mut Vec<String>) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for entry in value.unwrap_or_default().split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let parsed = entry.split_once('=').and_then(|(model, chain)| {
+            let chain: Vec<String> =
+                chain.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
+            let all = std::iter::once(model.trim()).chain(chain.iter().map(String::as_str));
+            let known = all.clone().all(|m| crate::providers::ModelRef::parse(m).is_ok());
+            (known && !chain.is_empty()).then(|| (model.trim().to_owned(), chain))
+        });
+        match parsed {
+            Some(entry) => out.push(entry),
+            None => problems.push(format!(
+                "GATEWAY_FALLBACKS entry {} is not model#provider=model#provider,… with known providers; it is left out",
+                crate::json::quoted(entry)
+            )),
+        }
+    }
+    out
+}
 
 impl Config {
     /// Reads every setting through `get` (a name → value lookup). Secrets are
@@ -178,6 +215,17 @@ impl Config {
             first_byte: millis("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", DEFAULT_TIMEOUTS.first_byte),
             between_bytes: millis("UPSTREAM_IDLE_TIMEOUT_MS", DEFAULT_TIMEOUTS.between_bytes),
         };
+        let max_attempts = match number("GATEWAY_MAX_ATTEMPTS", &mut problems) {
+            Some(n @ 1..=4) => n as usize,
+            Some(_) => {
+                problems.push("GATEWAY_MAX_ATTEMPTS must be 1 to 4; using 4".into());
+                4
+            }
+            None => 4,
+        };
+        let attempts_timeout = number("GATEWAY_ATTEMPTS_TIMEOUT_MS", &mut problems)
+            .map_or(upstream_timeouts.head() * max_attempts as u32, Duration::from_millis);
+        let gateway_fallbacks = fallbacks(text("GATEWAY_FALLBACKS").as_deref(), &mut problems);
         let max_body_bytes = number("MAX_BODY_BYTES", &mut problems)
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_MAX_BODY_BYTES);
@@ -246,6 +294,9 @@ impl Config {
                 .collect(),
             max_body_bytes,
             upstream_timeouts,
+            gateway_fallbacks,
+            max_attempts,
+            attempts_timeout,
             log,
             instance_reuse: tuning("APEX_INSTANCE_REUSE").unwrap_or(1),
             reports_waiting: tuning("APEX_REPORTS_WAITING").unwrap_or(2),

@@ -20,12 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
-use http::header::HeaderMap;
+use http::header::{HeaderMap, HeaderValue};
 use http::request::Parts;
 
 use crate::config::{Config, LogLevel, Timeouts};
 use crate::errors::{ProxyError, Shape};
 use crate::failure::{FailureKind, Stop, UpstreamFailure};
+use crate::gateway::fallback::{self, Attempt, Chain};
+use crate::headers::{ATTEMPTS_HEADER, MODEL_HEADER};
 use crate::plan::{Forward, Outgoing, Reading, Reply, RouteInfo, declared_length, error_reply, origin_of};
 use crate::report::{AepipeCall, Recorder, Side};
 use crate::route::{self, Plan};
@@ -207,6 +209,12 @@ pub struct Exchange {
     started: f64,
     /// The runtime's own words, for `LOG_LEVEL=debug`.
     notes: Vec<String>,
+    /// The fallbacks still to try, when the request has some, and when the
+    /// attempt going on and the first one started.
+    chain: Option<Box<Chain>>,
+    attempt_started: f64,
+    chain_started: f64,
+    attempts: usize,
 }
 
 impl Exchange {
@@ -214,7 +222,19 @@ impl Exchange {
     pub fn new(cfg: Arc<Config>, head: Parts, now: f64) -> Exchange {
         let record = Recorder::new(&cfg, &head, &crate::ids::unique_id());
         let shape = route::shape_of(&head);
-        Exchange { cfg, head, shape, record, state: State::Start, started: now, notes: Vec::new() }
+        Exchange {
+            cfg,
+            head,
+            shape,
+            record,
+            state: State::Start,
+            started: now,
+            notes: Vec::new(),
+            chain: None,
+            attempt_started: now,
+            chain_started: now,
+            attempts: 0,
+        }
     }
 
     /// The first action.
@@ -267,7 +287,11 @@ impl Exchange {
                 Action::ReadBody { limit }
             }
             (State::Body(pending, body), Event::BodyEnd) => match pending.with_body(&self.cfg, body) {
-                Ok(forward) => self.send(forward),
+                Ok((forward, chain)) => {
+                    self.chain = chain;
+                    (self.attempt_started, self.chain_started) = (now, now);
+                    self.send(forward)
+                }
                 Err(reply) => self.answer(reply, now),
             },
             (State::Body(..) | State::Sent(_), Event::BodyFailed(stop)) => {
@@ -287,10 +311,22 @@ impl Exchange {
                 Action::Upload
             }
             (State::Sent(upstream), Event::Head { status, headers, decoded }) => {
+                if let Some(next) = self.next_attempt(status.as_u16(), fallback::moves_on(status), now) {
+                    return next;
+                }
                 self.head_arrived(*upstream, status, &headers, decoded)
             }
-            (State::Sent(upstream), Event::Failed(failure)) => self.no_answer(&upstream, &failure, now),
+            (State::Sent(upstream), Event::Failed(failure)) => {
+                if let Some(next) = self.next_attempt(0, true, now) {
+                    self.note(format!("upstream, then the next model: {failure}"));
+                    return next;
+                }
+                self.no_answer(&upstream, &failure, now)
+            }
             (State::Sent(upstream), Event::Timeout) => {
+                if let Some(next) = self.next_attempt(0, true, now) {
+                    return next;
+                }
                 let failure =
                     UpstreamFailure::new(FailureKind::ResponseTimeout, "no response head by the deadline");
                 self.no_answer(&upstream, &failure, now)
@@ -414,6 +450,29 @@ impl Exchange {
         Finished { log, reports: finished.calls }
     }
 
+    /// For a request with fallbacks, an attempt ended with `status` (0: no
+    /// answer): it is recorded, and when `failed` and another model remains
+    /// within the chain's time, that model's request is the next action.
+    fn next_attempt(&mut self, status: u16, failed: bool, now: f64) -> Option<Action> {
+        let chain = self.chain.as_mut()?;
+        let model = chain.current().to_owned();
+        self.record.attempt(Attempt { model, status, duration_ms: now - self.attempt_started });
+        self.attempts += 1;
+        let left = self.cfg.attempts_timeout.as_secs_f64() * 1000.0 - (now - self.chain_started);
+        if !failed || left <= 0.0 {
+            return None;
+        }
+        let mut forward = chain.next(&self.cfg)?;
+        // The chain's time bounds this attempt's wait for its head too.
+        let head = forward.timeouts.head().as_secs_f64() * 1000.0;
+        if head > left {
+            let cut = std::time::Duration::from_secs_f64((head - left) / 1000.0);
+            forward.timeouts.first_byte = forward.timeouts.first_byte.saturating_sub(cut);
+        }
+        self.attempt_started = now;
+        Some(self.send(forward))
+    }
+
     /// Sends a planned request upstream.
     fn send(&mut self, forward: Forward) -> Action {
         let Forward { request, reading, info, shape, neutral_failures, timeouts } = forward;
@@ -530,6 +589,13 @@ impl Exchange {
         now: f64,
     ) -> Action {
         self.record.stamp(&mut headers);
+        if let Some(chain) = &self.chain {
+            // Which model answered, and after how many attempts.
+            headers.insert(ATTEMPTS_HEADER, HeaderValue::from(self.attempts.max(1)));
+            if let Ok(model) = HeaderValue::from_str(chain.current()) {
+                headers.insert(MODEL_HEADER, model);
+            }
+        }
         self.record.response_head(status, &mut headers, now - self.started);
         self.record.response_chunk(&body);
         let length = if complete { Some(body.len() as u64).filter(|_| length.is_some()) } else { length };

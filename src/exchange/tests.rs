@@ -291,3 +291,99 @@ fn a_host_may_refuse_what_it_cannot_carry() {
     let (status, body) = json_body(ex.refuse(&crate::errors::ProxyError::BadRequest("header x".into()), 0.0));
     assert_eq!((status, body["type"].clone()), (400, json!("error")), "in the client's dialect");
 }
+
+/// A Messages request on `model` with `chain` as its fallback header, sent.
+fn with_fallback(model: &str, chain: &'static str, extra: &[(&str, &str)]) -> (Exchange, Action) {
+    let h = head(
+        "POST",
+        "/v1/messages",
+        &[
+            ("x-api-key", "gw-secret"),
+            ("anthropic-version", "2023-06-01"),
+            ("x-apex-ai-proxy-fallback", chain),
+        ],
+    );
+    let mut ex = Exchange::new(
+        cfg(&[("MAX_BODY_BYTES", "1000"), ("LOG_LEVEL", "info")]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect::<Vec<_>>()),
+        h,
+        0.0,
+    );
+    ex.start(0.0);
+    let body =
+        format!(r#"{{"model":"{model}","max_tokens":5,"messages":[{{"role":"user","content":"hi"}}]}}"#);
+    ex.on(Event::BodyChunk(body.as_bytes()), 1.0);
+    let send = ex.on(Event::BodyEnd, 1.0);
+    (ex, send)
+}
+
+fn sent_to(action: &Action) -> (String, Value) {
+    match action {
+        Action::Send { request, .. } => match &request.body {
+            Upload::Bytes(bytes) => (request.uri.to_string(), serde_json::from_slice(bytes).unwrap()),
+            Upload::Client => panic!("a planned body"),
+        },
+        other => panic!("expected a send, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_refused_model_falls_back_across_dialects_and_says_so() {
+    let (mut ex, first) = with_fallback("claude-opus-4.7#anthropic", "deepseek-v4-pro#deepseek", &[]);
+    let (url, body) = sent_to(&first);
+    assert!(url.ends_with("/anthropic/v1/messages"), "native first: {url}");
+    assert_eq!(body["model"], "claude-opus-4.7");
+    let second = ex.on(head_event(529, &[("content-type", "application/json")]), 5.0);
+    let (url, body) = sent_to(&second);
+    assert!(url.ends_with("/compat/chat/completions"), "then translated: {url}");
+    assert_eq!(
+        (body["model"].clone(), body["messages"][0]["content"].clone()),
+        (json!("deepseek/deepseek-v4-pro"), json!("hi"))
+    );
+    let completion = br#"{"id":"c","choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
+    let read = ex.on(head_event(200, &[("content-type", "application/json")]), 9.0);
+    assert!(matches!(read, Action::Read { .. }));
+    let (status, headers, body, _, _) = respond(ex.on(Event::Last(completion), 9.5));
+    assert_eq!(status, 200);
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (answer["type"].clone(), answer["content"][0]["text"].clone()),
+        (json!("message"), json!("ok")),
+        "in the client's dialect"
+    );
+    assert_eq!(headers["x-apex-ai-proxy-attempts"], "2");
+    assert_eq!(headers["x-apex-ai-proxy-model"], "deepseek-v4-pro#deepseek");
+    let line = log(ex);
+    assert!(line.contains("attempts=claude-opus-4.7#anthropic:529,deepseek-v4-pro#deepseek:200"), "{line}");
+}
+
+#[test]
+fn what_does_not_move_on_and_what_does() {
+    // A 400: the request itself is wrong; the client gets that answer.
+    let (mut ex, _) = with_fallback("m#deepseek", "n#groq", &[]);
+    let decided = ex.on(head_event(400, &[("content-type", "application/json")]), 2.0);
+    assert!(matches!(decided, Action::Read { .. }), "read and answered, no second send");
+    // No connection, then a timeout: the next models; the last failure is the client's.
+    let (mut ex, _) = with_fallback("m#deepseek", "n#groq,o#openai", &[]);
+    let refused = UpstreamFailure::new(FailureKind::Refused, "refused");
+    assert!(matches!(ex.on(Event::Failed(refused), 2.0), Action::Send { .. }));
+    assert!(matches!(ex.on(Event::Timeout, 3.0), Action::Send { .. }));
+    assert!(
+        matches!(ex.on(head_event(503, &[]), 4.0), Action::Read { .. }),
+        "the last answer is the client's"
+    );
+    let (status, headers, ..) = respond(ex.on(Event::End, 4.5));
+    assert_eq!(
+        (status, &headers["x-apex-ai-proxy-attempts"]),
+        (StatusCode::SERVICE_UNAVAILABLE, &HeaderValue::from(3))
+    );
+    // No chain time left: the answer is the one there is.
+    let (mut ex, _) = with_fallback("m#deepseek", "n#groq", &[("GATEWAY_ATTEMPTS_TIMEOUT_MS", "1")]);
+    assert!(matches!(ex.on(head_event(429, &[]), 5.0), Action::Read { .. }));
+    // An unknown provider in the chain: 400 before anything is sent.
+    let (_, refused) = with_fallback("m#deepseek", "n#nope", &[]);
+    assert_eq!(json_body(refused).0, 400);
+}

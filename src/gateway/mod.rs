@@ -4,6 +4,7 @@
 
 mod auth;
 mod endpoint;
+pub mod fallback;
 pub mod local;
 mod upstream;
 
@@ -23,6 +24,7 @@ use crate::translate::Target;
 
 pub use auth::authorize;
 pub use endpoint::{Endpoint, endpoint_type};
+pub use fallback::Chain;
 use upstream::{chat_body, forwardable, upstream_headers};
 
 /// A gateway request that passed the head checks and waits for its body.
@@ -32,6 +34,8 @@ pub struct Pending {
     mapping: ModelMapping,
     /// The client's `cf-aig-*` and `anthropic-*` headers worth forwarding.
     forwarded: HeaderMap,
+    /// `X-APEX-AI-PROXY-FALLBACK`, as sent.
+    fallback: Option<String>,
 }
 
 /// What a gateway request's head decided.
@@ -46,7 +50,8 @@ pub enum Head {
 /// What a gateway request turned into once its body was read.
 #[derive(Debug)]
 pub enum Routed {
-    Forward(Box<Forward>),
+    /// The first attempt, and the chain of the next ones when there is one.
+    Forward(Box<Forward>, Option<Box<Chain>>),
     /// Answered by the proxy (a `count_tokens` estimate).
     Answer(Reply),
 }
@@ -85,11 +90,14 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Head, ProxyError> {
     let mapping =
         crate::headers::text(&head.headers, MAPPING_HEADER).map(ModelMapping::parse).unwrap_or_default();
     let shape = endpoint.shape(&head.headers);
-    Ok(Head::Body(Pending { endpoint, mapping, forwarded: forwardable(&head.headers) }, shape))
+    let fallback = crate::headers::text(&head.headers, fallback::HEADER).map(str::to_owned);
+    Ok(Head::Body(Pending { endpoint, mapping, forwarded: forwardable(&head.headers), fallback }, shape))
 }
 
 impl Pending {
-    /// Routes the request by its body's model.
+    /// Routes the request by its body's model: the first attempt, and the
+    /// chain of the others when fallbacks are asked for (docs/gateway.md,
+    /// "Fallbacks").
     pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Result<Routed, ProxyError> {
         let body = JsonBody::parse(body).map_err(|(e, _)| ProxyError::BadRequest(e.message()))?;
         let client_model = body
@@ -103,11 +111,30 @@ impl Pending {
             .to_owned();
         let routed = self.mapping.apply(&client_model).unwrap_or_else(|| client_model.clone());
         let model_ref = ModelRef::parse(&routed)?;
+        let fallbacks = fallback::chain(cfg, &self.fallback, &routed)?;
+        let first = self.attempt(cfg, &body, &client_model, &model_ref)?;
+        match first {
+            Routed::Forward(forward, _) if !fallbacks.is_empty() => {
+                let chain = Chain::new(self, body, client_model, routed, fallbacks);
+                Ok(Routed::Forward(forward, Some(Box::new(chain))))
+            }
+            routed => Ok(routed),
+        }
+    }
+
+    /// One attempt: the request for `model_ref`, in its provider's dialect.
+    fn attempt(
+        &self,
+        cfg: &Config,
+        body: &JsonBody,
+        client_model: &str,
+        model_ref: &ModelRef,
+    ) -> Result<Routed, ProxyError> {
         let base = gateway_base(cfg)?;
         let mut info = RouteInfo {
             mode: Mode::Gateway,
             provider: model_ref.provider.name.to_owned(),
-            model: client_model.clone(),
+            model: client_model.to_owned(),
             upstream_model: model_ref.model.clone(),
             endpoint_type: self.endpoint.name().to_owned(),
             stream: body.stream(),
@@ -122,7 +149,7 @@ impl Pending {
             }
             Endpoint::Chat | Endpoint::Models { .. } => None,
         };
-        let (url, bytes, reading, shape) = match (self.endpoint, native) {
+        let (url, bytes, reading, shape) = match (&self.endpoint, native) {
             (Endpoint::Generate(dialect), Some((root, native))) => {
                 let url = format!("{base}{root}{}", native.generate);
                 (url, body.with_model(&model_ref.model), Reading::Gateway, dialect.errors())
@@ -137,12 +164,8 @@ impl Pending {
                 return Ok(Routed::Answer(with_route(reply, info)));
             }
             (Endpoint::Generate(dialect), None) => {
-                let url = chat_url(cfg, &base, &model_ref)?;
-                let target = Target {
-                    model: provider.body_model(&model_ref.model),
-                    client_model: &client_model,
-                    provider,
-                };
+                let url = chat_url(cfg, &base, model_ref)?;
+                let target = Target { model: provider.body_model(&model_ref.model), client_model, provider };
                 let (chat, answer) = dialect.to_chat(&body.object(), &target)?;
                 // The translated body is about as long as the client's: sized once, not regrown.
                 let room = body.as_bytes().len() + body.as_bytes().len() / 16;
@@ -151,7 +174,7 @@ impl Pending {
                 (url, bytes, Reading::Translated(answer), dialect.errors())
             }
             (Endpoint::Chat, _) => {
-                let url = chat_url(cfg, &base, &model_ref)?;
+                let url = chat_url(cfg, &base, model_ref)?;
                 let body_model = provider.body_model(&model_ref.model);
                 let bytes = chat_body(body, &body_model, provider)?;
                 info.upstream_model = body_model;
@@ -166,14 +189,17 @@ impl Pending {
         let native_headers = if native.is_some() { provider.native_headers } else { &[] };
         let mut headers = upstream_headers(cfg, &self.forwarded, native_headers);
         set_length(&mut headers, bytes.len() as u64);
-        Ok(Routed::Forward(Box::new(Forward {
-            request: Outgoing { method: Method::POST, uri, headers, body: Upload::Bytes(bytes) },
-            reading,
-            info,
-            shape,
-            neutral_failures: false,
-            timeouts: cfg.upstream_timeouts,
-        })))
+        Ok(Routed::Forward(
+            Box::new(Forward {
+                request: Outgoing { method: Method::POST, uri, headers, body: Upload::Bytes(bytes) },
+                reading,
+                info,
+                shape,
+                neutral_failures: false,
+                timeouts: cfg.upstream_timeouts,
+            }),
+            None,
+        ))
     }
 }
 

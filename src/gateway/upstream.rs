@@ -10,7 +10,7 @@ use crate::providers::{PROVIDERS, Provider};
 
 /// A client's chat body with its model set, without
 /// `stream_options.include_usage` for a provider that rejects it (Mistral).
-pub fn chat_body(body: JsonBody, model: &str, provider: &Provider) -> Result<Vec<u8>, ProxyError> {
+pub fn chat_body(body: &JsonBody, model: &str, provider: &Provider) -> Result<Vec<u8>, ProxyError> {
     if !provider.quirks.include_usage {
         let mut value = body.to_value().map_err(|e| ProxyError::BadRequest(e.message()))?;
         let options = value.get_mut("stream_options").and_then(|o| o.as_object_mut());

@@ -91,9 +91,9 @@ impl JsonBody {
 
     /// The body with its `model` string replaced by `model` and nothing else
     /// changed. A body without a string `model` is returned unchanged.
-    pub fn with_model(self, model: &str) -> Vec<u8> {
-        let Some((_, span)) = self.model else {
-            return self.bytes;
+    pub fn with_model(&self, model: &str) -> Vec<u8> {
+        let Some((_, span)) = &self.model else {
+            return self.bytes.clone();
         };
         let literal = serde_json::Value::from(model).to_string();
         let mut out = Vec::with_capacity(self.bytes.len() + literal.len());

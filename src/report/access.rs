@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::Side;
 use crate::config::{LogFormat, LogLevel, LogSettings};
+use crate::gateway::fallback::Attempt;
 use crate::plan::RouteInfo;
 
 /// What a log line (and a report) says about a request.
@@ -23,6 +24,8 @@ pub struct View<'a> {
     pub failed: Option<(Side, &'a str)>,
     /// `OPTIONS` or `/healthz`.
     pub routine: bool,
+    /// Every model tried, when the request had fallbacks.
+    pub attempts: &'a [Attempt],
 }
 
 impl View<'_> {
@@ -67,6 +70,7 @@ pub fn line(settings: &LogSettings, view: &View, unix_ms: u64) -> Option<String>
                 ("request_id", json!(view.request_id)),
                 ("failed_side", json!(failure.map(|(side, _)| side))),
                 ("failure", json!(failure.map(|(_, why)| capped(why, PATH_CAP)))),
+                ("attempts", json!(attempts(view.attempts))),
             ];
             let body: Vec<String> =
                 fields.iter().map(|(name, value)| format!("\"{name}\":{value}")).collect();
@@ -95,12 +99,21 @@ pub fn line(settings: &LogSettings, view: &View, unix_ms: u64) -> Option<String>
                 view.response_bytes,
                 view.request_id,
             );
+            if !view.attempts.is_empty() {
+                line.push_str(&format!(" attempts={}", token(&attempts(view.attempts), PATH_CAP)));
+            }
             if let Some((side, why)) = failure {
                 line.push_str(&format!(" failed={side}: {}", escaped(&capped(why, PATH_CAP), false)));
             }
             line
         }
     })
+}
+
+/// The models tried, `model#provider:status,…` (a status of 0: no answer).
+fn attempts(list: &[Attempt]) -> String {
+    let each: Vec<String> = list.iter().map(|a| format!("{}:{}", a.model, a.status)).collect();
+    each.join(",")
 }
 
 /// The longest model, provider or method a line shows, in bytes.
@@ -232,6 +245,7 @@ mod tests {
             response_bytes: 1532,
             failed,
             routine: false,
+            attempts: &[],
         }
     }
 

@@ -112,6 +112,8 @@ struct Facts {
     failed: Option<(Side, String)>,
     /// `OPTIONS` and `/healthz`: logged only at `LOG_LEVEL=debug`, never reported.
     routine: bool,
+    /// The models tried, when the request had fallbacks.
+    attempts: Vec<crate::gateway::fallback::Attempt>,
 }
 
 /// What only the aepipe reports need: headers, bodies, usage.
@@ -195,6 +197,11 @@ impl Recorder {
         &self.facts.info.upstream_host
     }
 
+    /// One model tried, for a request with fallbacks.
+    pub fn attempt(&mut self, attempt: crate::gateway::fallback::Attempt) {
+        self.facts.attempts.push(attempt);
+    }
+
     /// `true` once a response head went to the client.
     pub fn answered(&self) -> bool {
         self.facts.status != 0
@@ -266,6 +273,7 @@ fn facts_view(f: &Facts, duration_ms: f64) -> access::View<'_> {
         response_bytes: f.response_bytes,
         failed: f.failed.as_ref().map(|(side, why)| (*side, why.as_str())),
         routine: f.routine,
+        attempts: &f.attempts,
     }
 }
 

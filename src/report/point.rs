@@ -124,6 +124,9 @@ struct RawEntry<'a> {
     request_body: String,
     response_body: String,
     failed_side: &'a str,
+    /// Every model tried, when the request had fallbacks (else left out).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    attempts: &'a [crate::gateway::fallback::Attempt],
 }
 
 /// The `raw` payload, `{"logs": [entry]}`, serialized straight from the facts.
@@ -169,6 +172,7 @@ pub fn raw_payload(
         request_body: request.text(),
         response_body: response.text(),
         failed_side: v.failed.map_or("", |(side, _)| side.as_str()),
+        attempts: v.attempts,
     };
     to_bytes(&Logs { logs: [entry] })
 }

@@ -51,6 +51,9 @@ def profiles(upstream: FakeUpstream, aepipe: FakeUpstream, silent: Silent) -> di
         # Reporting to the fake aepipe.
         "report": {**gateway, "PASSTHROUGH_ALLOW_PRIVATE": "true", "AEPIPE_BASE_URL": aepipe.url,
                    "AEPIPE_TOKEN": AEPIPE_TOKEN},
+        # Reporting, and a default fallback chain for GPT on OpenAI.
+        "fallbacks": {**gateway, "AEPIPE_BASE_URL": aepipe.url, "AEPIPE_TOKEN": AEPIPE_TOKEN,
+                      "GATEWAY_FALLBACKS": "gpt-5.5#openai=deepseek-v4-pro#deepseek"},
         # Tokens as plain Worker secrets (`wrangler secret put`) instead of Secrets
         # Store; on WASI hosts the marker is just an unused variable.
         "plain_secrets": {**gateway, "APEX_WORKER_SECRETS": "plain", "AEPIPE_BASE_URL": aepipe.url,

@@ -23,7 +23,7 @@ import pytest
 
 from conftest import GATEWAY_TOKEN
 from egress import EgressTrap
-from fake_upstream import Recorded
+from fake_upstream import Recorded, Reply
 from hosts import TOOLS
 from scripted import ToolCall, Turn, completion_reply, tool_results
 
@@ -198,11 +198,14 @@ def readme_codex_config(url: str) -> str:
     return block.replace("http://127.0.0.1:8787", url)
 
 
-def run_codex(url: str, tmp: Path, trap: EgressTrap, prompt: str) -> list[dict]:
-    """`codex exec` with the documented config in a scratch CODEX_HOME; its JSON events."""
+def run_codex(url: str, tmp: Path, trap: EgressTrap, prompt: str, model: str | None = None) -> list[dict]:
+    """`codex exec` with the documented config in a scratch CODEX_HOME (its
+    model replaced by `model`); its JSON events."""
     home = tmp / "codex-home"
     home.mkdir()
     config = readme_codex_config(url)
+    if model:
+        config = config.replace('model = "deepseek-v4-pro#deepseek"', f'model = "{model}"')
     # No retries in tests: a failure shows at once.
     config = config.replace('wire_api = "responses"', 'wire_api = "responses"\nrequest_max_retries = 0\nstream_max_retries = 0')
     (home / "config.toml").write_text(config)
@@ -222,16 +225,19 @@ def run_codex(url: str, tmp: Path, trap: EgressTrap, prompt: str) -> list[dict]:
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
-def test_codex_with_a_provider_model(url, upstream, aepipe, host, tmp_path, trap):
-    made = tmp_path / "work/codex.txt"
-
+def codex_script(name: str, text: str):
+    """Model: first a shell command that writes `text` to `name`, then `Created <name>.`"""
     def answer(req: Recorded):
         if tool_results(req) == 0:
-            call = ToolCall("exec_command", {"cmd": "printf '%s' made-by-codex > codex.txt"})
+            call = ToolCall("exec_command", {"cmd": f"printf '%s' {text} > {name}"})
             return completion_reply(req, Turn(text="Creating it.", calls=[call]))
-        return completion_reply(req, Turn(text="Created codex.txt."))
+        return completion_reply(req, Turn(text=f"Created {name}."))
+    return answer
 
-    upstream.default = answer
+
+def test_codex_with_a_provider_model(url, upstream, aepipe, host, tmp_path, trap):
+    made = tmp_path / "work/codex.txt"
+    upstream.default = codex_script("codex.txt", "made-by-codex")
     events = run_codex(url, tmp_path, trap, "Create codex.txt")
     assert made.read_text() == "made-by-codex", "the shell command really ran"
     messages = [e["item"]["text"] for e in events if e.get("type") == "item.completed"
@@ -252,4 +258,47 @@ def test_codex_with_a_provider_model(url, upstream, aepipe, host, tmp_path, trap
     assert "Process exited with code 0" in last["messages"][at + 1]["content"]
     assert last["stream"] is True
     assert any(t["function"]["name"].startswith("multi_agent_v1__") for t in last["tools"])
+    assert_all_answered(aepipe)
+
+
+def refusing(path_end: str, refusal: Reply, then):
+    """The fake gateway: `refusal` for every request to a path ending in
+    `path_end` (the primary model's), `then` for the rest."""
+    def answer(req: Recorded):
+        return refusal if req.path.endswith(path_end) else then(req)
+    return answer
+
+
+def test_claude_code_falls_back_from_an_overloaded_claude(url, upstream, aepipe, host, tmp_path, trap):
+    """Claude on Anthropic answers 529 to everything; the fallback header
+    sends each request on to DeepSeek, translated, and the task completes."""
+    made = tmp_path / "fallback.txt"
+    overloaded = Reply.json({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, 529)
+    upstream.default = refusing("/anthropic/v1/messages", overloaded,
+                                write_file_script(made, "fell-back", "Written by the fallback."))
+    env = {"ANTHROPIC_MODEL": "claude-opus-4.7#anthropic",
+           "ANTHROPIC_CUSTOM_HEADERS": "X-APEX-AI-PROXY-FALLBACK: deepseek-v4-pro#deepseek"}
+    result = run_claude(url, tmp_path, trap, "Create fallback.txt", env)
+    assert made.read_text() == "fell-back" and result["result"] == "Written by the fallback."
+    primary = [r for r in upstream.requests if r.path.endswith("/anthropic/v1/messages")]
+    fallback = [r for r in upstream.requests if r.path == BASE]
+    assert len(primary) >= 2 and len(fallback) == len(primary), [r.target for r in upstream.requests]
+    assert_openai_conversation(fallback[-1], "Bash")
+    assert_all_answered(aepipe)
+
+
+def test_codex_falls_back_by_the_setting(proxies, upstream, aepipe, host, tmp_path, trap):
+    """GPT on OpenAI's Responses API answers 503; GATEWAY_FALLBACKS sends
+    Codex's requests on to DeepSeek, translated."""
+    url = proxies.get(host, "fallbacks").url
+    made = tmp_path / "work/fallback.txt"
+    unavailable = Reply.json({"error": {"message": "unavailable", "type": "server_error"}}, 503)
+    upstream.default = refusing("/openai/responses", unavailable, codex_script("fallback.txt", "fell-back"))
+    events = run_codex(url, tmp_path, trap, "Create fallback.txt", model="gpt-5.5#openai")
+    assert made.read_text() == "fell-back"
+    assert events[-1]["type"] == "turn.completed", events
+    primary = [r for r in upstream.requests if r.path.endswith("/openai/responses")]
+    fallback = [r for r in upstream.requests if r.path == BASE]
+    assert len(primary) >= 2 and len(fallback) == len(primary), [r.target for r in upstream.requests]
+    assert {r.json()["model"] for r in fallback} == {"deepseek/deepseek-v4-pro"}
     assert_all_answered(aepipe)
