@@ -3,6 +3,7 @@ refuses the first model in each way that moves on, and the next model's
 answer reaches the official SDKs in their own dialect; what does not move on
 does not; the answer, the log line and the report say what happened."""
 
+import http.client
 import json
 
 import anthropic
@@ -124,3 +125,49 @@ def test_the_log_and_the_report_name_every_attempt(proxies, host, upstream, aepi
     assert [(a["model"], a["status"]) for a in raw["attempts"]] == [("m1#groq", 429), ("m2#deepseek", 200)]
     assert all(a["duration_ms"] >= 0 for a in raw["attempts"])
     assert json.dumps(raw).count(GATEWAY_TOKEN) == 0
+
+
+def test_a_stream_that_breaks_does_not_move_on(url, upstream):
+    """Once the answer started, a failure is the client's: a cut stream, one attempt."""
+    events = [b'data: {"id":"c1","choices":[{"delta":{"content":"partial"}}]}\n\n']
+    upstream.reply(Reply(200, [("content-type", "text/event-stream")],
+                         raw=b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+                         + b"%x\r\n" % len(events[0]) + events[0] + b"\r\n"))
+    body = {"model": "m1#groq", "stream": True, "messages": []}
+    try:
+        got = call(url, "POST", "/v1/chat/completions", {**AUTH, FALLBACK: "m2#deepseek"}, body).body
+        assert b"partial" in got  # workerd ends a failed stream normally (docs/hosts/cloudflare.md)
+    except (http.client.IncompleteRead, http.client.RemoteDisconnected):
+        pass  # the cut answer, as the client sees it (Spin may drop the connection before the head)
+    assert len(upstream.requests) == 1, "never a second model once the answer started"
+
+
+def test_responses_native_to_translated_streamed(url, upstream):
+    """GPT on OpenAI answers 429; DeepSeek answers, translated to Responses events."""
+    upstream.reply(REFUSALS["429"]())
+    events = [b'data: {"id":"c1","choices":[{"delta":{"content":"from deepseek"}}]}\n\n',
+              b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"]
+    upstream.reply(Reply.sse(events))
+    client = openai.OpenAI(api_key=GATEWAY_TOKEN, base_url=f"{url}/v1", max_retries=0,
+                           default_headers={FALLBACK: "deepseek-v4-pro#deepseek"})
+    with client.responses.stream(model="gpt-5.5#openai", input="hi") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "from deepseek"
+    first, second = upstream.requests[-2:]
+    assert first.path == f"{BASE}/openai/responses" and second.path == f"{BASE}/compat/chat/completions"
+
+
+def test_messages_translated_to_native(url, upstream):
+    """DeepSeek answers 500; Claude on Anthropic answers natively, byte for byte."""
+    upstream.reply(Reply.json({"error": {"message": "boom"}}, 500))
+    native = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-opus-4.7",
+              "content": [{"type": "text", "text": "from claude"}], "stop_reason": "end_turn",
+              "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 2}}
+    upstream.reply(Reply.json(native))
+    client = anthropic.Anthropic(api_key=GATEWAY_TOKEN, base_url=url, max_retries=0,
+                                 default_headers={FALLBACK: "claude-opus-4.7#anthropic"})
+    message = client.messages.create(model="deepseek-v4-pro#deepseek", max_tokens=100,
+                                     messages=[{"role": "user", "content": "hi"}])
+    assert message.content[0].text == "from claude"
+    second = upstream.requests[-1]
+    assert second.path == f"{BASE}/anthropic/v1/messages" and second.json()["model"] == "claude-opus-4.7"
