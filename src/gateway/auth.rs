@@ -6,10 +6,11 @@ use subtle::ConstantTimeEq;
 use crate::config::Config;
 use crate::errors::ProxyError;
 
-/// Accepts `Authorization: Bearer <token>` or `x-api-key: <token>`; either one
+/// Accepts `Authorization: Bearer <token>`, `x-api-key: <token>`, and as the
+/// Gemini clients send it `x-goog-api-key: <token>` or `?key=<token>`; any one
 /// matching `GATEWAY_TOKEN` is enough. Each comparison is constant-time. Fails
 /// closed: with no token configured every request is a configuration error.
-pub fn authorize(cfg: &Config, headers: &HeaderMap) -> Result<(), ProxyError> {
+pub fn authorize(cfg: &Config, headers: &HeaderMap, query: Option<&str>) -> Result<(), ProxyError> {
     let Some(token) = &cfg.gateway_token else {
         return Err(ProxyError::NotConfigured(
             "gateway mode needs GATEWAY_TOKEN (the token clients present and the proxy sends to \
@@ -22,7 +23,10 @@ pub fn authorize(cfg: &Config, headers: &HeaderMap) -> Result<(), ProxyError> {
         scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
     });
     let api_key = crate::headers::text(headers, "x-api-key").map(str::trim);
-    let presented: Vec<&str> = [bearer, api_key].into_iter().flatten().collect();
+    let goog = crate::headers::text(headers, "x-goog-api-key").map(str::trim);
+    let key = query.into_iter().flat_map(|q| q.split('&')).find_map(|pair| pair.strip_prefix("key="));
+    let key = key.and_then(|k| percent_encoding::percent_decode_str(k).decode_utf8().ok());
+    let presented: Vec<&str> = [bearer, api_key, goog, key.as_deref()].into_iter().flatten().collect();
     if presented.is_empty() {
         return Err(ProxyError::Unauthorized(
             "missing gateway token: send it as Authorization: Bearer <token> or x-api-key: <token>".into(),

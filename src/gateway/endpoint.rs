@@ -8,6 +8,7 @@ use http::header::HeaderMap;
 use crate::errors::{OPENAI, ProxyError, Shape};
 use crate::translate::Dialect;
 use crate::translate::anthropic::MESSAGES;
+use crate::translate::gemini;
 use crate::translate::responses::RESPONSES;
 
 /// A gateway endpoint.
@@ -27,8 +28,10 @@ pub enum Endpoint {
 }
 
 /// Path suffix → endpoint, longest suffixes first.
-static ROUTES: [(&str, Endpoint); 5] = [
+static ROUTES: [(&str, Endpoint); 7] = [
     ("/chat/completions", Endpoint::Chat),
+    (":streamGenerateContent", Endpoint::Generate(&gemini::STREAM)),
+    (":generateContent", Endpoint::Generate(&gemini::GENERATE)),
     ("/messages/count_tokens", Endpoint::Count(&MESSAGES)),
     ("/messages", Endpoint::Generate(&MESSAGES)),
     ("/responses", Endpoint::Generate(&RESPONSES)),
@@ -50,7 +53,8 @@ impl Endpoint {
         let shown = if path.is_empty() { "/" } else { path };
         Err(ProxyError::NotFound(format!(
             "no route for {shown}: gateway mode serves POST …/chat/completions, POST …/responses, \
-             POST …/messages, POST …/messages/count_tokens and GET …/models; for other paths send \
+             POST …/messages, POST …/messages/count_tokens, POST …/models/{{model}}:generateContent \
+             and :streamGenerateContent, and GET …/models; for other paths send \
              X-APEX-AI-PROXY-PROVIDER (passthrough)"
         )))
     }

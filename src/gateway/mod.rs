@@ -36,6 +36,8 @@ pub struct Pending {
     forwarded: HeaderMap,
     /// `X-APEX-AI-PROXY-FALLBACK`, as sent.
     fallback: Option<String>,
+    /// The request path (a dialect may carry the model in it).
+    path: String,
 }
 
 /// What a gateway request's head decided.
@@ -80,7 +82,7 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Head, ProxyError> {
     if cfg.gateway_token.is_none() {
         return Err(not_configured()); // nobody can authenticate: say everything
     }
-    authorize(cfg, &head.headers)?;
+    authorize(cfg, &head.headers, head.uri.query())?;
     if let Endpoint::Models { id } = &endpoint {
         return Ok(Head::Answer(local::models(cfg, head, id.as_deref())));
     }
@@ -91,7 +93,11 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Head, ProxyError> {
         crate::headers::text(&head.headers, MAPPING_HEADER).map(ModelMapping::parse).unwrap_or_default();
     let shape = endpoint.shape(&head.headers);
     let fallback = crate::headers::text(&head.headers, fallback::HEADER).map(str::to_owned);
-    Ok(Head::Body(Pending { endpoint, mapping, forwarded: forwardable(&head.headers), fallback }, shape))
+    let path = head.uri.path().to_owned();
+    Ok(Head::Body(
+        Pending { endpoint, mapping, forwarded: forwardable(&head.headers), fallback, path },
+        shape,
+    ))
 }
 
 impl Pending {
@@ -100,15 +106,16 @@ impl Pending {
     /// "Fallbacks").
     pub fn with_body(self, cfg: &Config, body: Vec<u8>) -> Result<Routed, ProxyError> {
         let body = JsonBody::parse(body).map_err(|(e, _)| ProxyError::BadRequest(e.message()))?;
-        let client_model = body
-            .model()
-            .ok_or_else(|| {
-                ProxyError::BadRequest(format!(
-                    "request body needs a string \"model\" written <model>#<provider>; supported providers: {}",
-                    Provider::list()
-                ))
-            })?
-            .to_owned();
+        let in_path = match &self.endpoint {
+            Endpoint::Generate(dialect) | Endpoint::Count(dialect) => dialect.model_in_path(&self.path),
+            Endpoint::Chat | Endpoint::Models { .. } => None,
+        };
+        let client_model = in_path.or_else(|| body.model().map(str::to_owned)).ok_or_else(|| {
+            ProxyError::BadRequest(format!(
+                "request body needs a string \"model\" written <model>#<provider>; supported providers: {}",
+                Provider::list()
+            ))
+        })?;
         let routed = self.mapping.apply(&client_model).unwrap_or_else(|| client_model.clone());
         let model_ref = ModelRef::parse(&routed)?;
         let fallbacks = fallback::chain(cfg, &self.fallback, &routed)?;

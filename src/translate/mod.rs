@@ -11,6 +11,7 @@
 
 pub mod anthropic;
 pub mod chat;
+pub mod gemini;
 pub mod responses;
 pub mod sse;
 pub mod stream;
@@ -63,6 +64,12 @@ pub trait Dialect: fmt::Debug + Sync {
     /// An estimate of a request's input tokens, for providers that cannot
     /// count (marked as an estimate in the answer).
     fn estimate_tokens(&self, request: &Object) -> Result<u64, ProxyError>;
+
+    /// The model when the dialect carries it in the path (Gemini's
+    /// `models/{model}:generateContent`); `None`: the body's `model`.
+    fn model_in_path(&self, _path: &str) -> Option<String> {
+        None
+    }
 
     /// The client's request as a chat request for `target` (the provider's
     /// quirks not yet applied), and the answer the chat response goes through.

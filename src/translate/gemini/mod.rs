@@ -1,0 +1,164 @@
+//! The Gemini API (`generateContent`, `streamGenerateContent`) over a chat
+//! upstream (docs/translation.md, "Gemini"): what Gemini CLI and the Google
+//! Gen AI SDKs send, for every provider. The model travels in the path
+//! (`models/{model}:generateContent`), streaming is the endpoint's, not the
+//! body's.
+//!
+//! - [`request::to_chat`]: the request;
+//! - [`answer::GeminiAnswer`]: the answer, whole or as server-sent events;
+//! - [`ERRORS`]: Google's error shape.
+
+pub mod answer;
+pub mod request;
+
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::chat::request::ChatRequest;
+use super::{Answer, Dialect, Native, Target};
+use crate::errors::{ErrorShape, ProxyError, Shape};
+use crate::json::{Json, Object};
+
+/// The Gemini dialect, one static per endpoint: `stream` for
+/// `:streamGenerateContent`.
+#[derive(Debug)]
+pub struct Gemini {
+    pub stream: bool,
+}
+
+pub static GENERATE: Gemini = Gemini { stream: false };
+pub static STREAM: Gemini = Gemini { stream: true };
+
+impl Dialect for Gemini {
+    fn name(&self) -> &'static str {
+        "generate_content"
+    }
+
+    fn errors(&self) -> Shape {
+        &ERRORS
+    }
+
+    fn native(&self) -> Native {
+        // Not reached natively yet: the model is in the path of Google's own API.
+        Native { provider: "", generate: "", count: None }
+    }
+
+    fn estimate_tokens(&self, request: &Object) -> Result<u64, ProxyError> {
+        let text = request.get("contents").map_or(0, |c| c.text().len() as u64);
+        Ok(text / 4 + 1)
+    }
+
+    fn model_in_path(&self, path: &str) -> Option<String> {
+        model_in_path(path)
+    }
+
+    fn to_chat<'a>(
+        &self,
+        request: &Object<'a>,
+        target: &Target,
+    ) -> Result<(ChatRequest<'a>, Box<dyn Answer>), ProxyError> {
+        let mut chat = request::to_chat(request, target)?;
+        if self.stream {
+            chat.streaming();
+        }
+        Ok((chat, Box::new(answer::GeminiAnswer::new(target.client_model))))
+    }
+}
+
+/// The model a Gemini path names: `…/models/{model}:method`, percent-decoded
+/// (`deepseek-v4-pro%23deepseek` is `deepseek-v4-pro#deepseek`), and with
+/// `deepseek-v4-pro@deepseek`, the spelling the SDKs send unchanged, read as
+/// `model#provider` when what follows the last `@` is a known provider.
+pub fn model_in_path(path: &str) -> Option<String> {
+    let (_, rest) = path.rsplit_once("/models/")?;
+    let model = rest.split_once(':').map_or(rest, |(model, _)| model);
+    let model = percent_encoding::percent_decode_str(model).decode_utf8().ok()?.into_owned();
+    if model.contains('#') {
+        return Some(model);
+    }
+    match model.rsplit_once('@') {
+        Some((name, provider)) if crate::providers::Provider::named(provider).is_some() => {
+            Some(format!("{name}#{provider}"))
+        }
+        _ => Some(model),
+    }
+}
+
+/// Google's errors: `{"error":{"code","message","status"}}`.
+#[derive(Debug)]
+pub struct GoogleErrors;
+
+pub static ERRORS: GoogleErrors = GoogleErrors;
+
+impl ErrorShape for GoogleErrors {
+    fn body(&self, status: StatusCode, message: &str) -> Value {
+        json!({"error": {"code": status.as_u16(), "message": message, "status": status_name(status)}})
+    }
+
+    fn is_own(&self, body: Json) -> bool {
+        let Some(error) = body.object().and_then(|o| o.object("error")) else { return false };
+        error.get("message").is_some_and(Json::is_string) && error.get("status").is_some_and(Json::is_string)
+    }
+}
+
+/// Google's canonical status name for an HTTP status.
+fn status_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 413 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        500 => "INTERNAL",
+        501 => "UNIMPLEMENTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        400..=499 => "FAILED_PRECONDITION",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Chat `finish_reason` → Gemini `finishReason`.
+pub fn finish_reason(reason: &str) -> &'static str {
+    match reason {
+        "length" => "MAX_TOKENS",
+        "content_filter" => "SAFETY",
+        _ => "STOP",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_in_the_path_in_each_spelling() {
+        let path = |p: &str| model_in_path(p);
+        assert_eq!(
+            path("/v1beta/models/deepseek-v4-pro%23deepseek:generateContent").as_deref(),
+            Some("deepseek-v4-pro#deepseek")
+        );
+        assert_eq!(
+            path("/v1/models/deepseek-v4-pro@deepseek:streamGenerateContent").as_deref(),
+            Some("deepseek-v4-pro#deepseek")
+        );
+        assert_eq!(path("/v1beta/models/gemini-2.5-pro:generateContent").as_deref(), Some("gemini-2.5-pro"));
+        assert_eq!(
+            path("/v1beta/models/name@v2:generateContent").as_deref(),
+            Some("name@v2"),
+            "not a provider"
+        );
+        assert_eq!(path("/v1beta/generateContent"), None);
+    }
+
+    #[test]
+    fn errors_in_googles_shape() {
+        let body = ERRORS.body(StatusCode::TOO_MANY_REQUESTS, "slow down");
+        assert_eq!(
+            body,
+            json!({"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}})
+        );
+    }
+}
