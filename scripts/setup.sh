@@ -40,7 +40,7 @@ python_env() {
     python3 -m venv "$venv"
   fi
   if ! cmp -s tests/requirements.txt "$stamp"; then
-    log "installing tests/requirements.txt (wasmtime, pytest, openai, anthropic)"
+    log "installing tests/requirements.txt (wasmtime, pytest, openai, anthropic, google-genai)"
     "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
     cp tests/requirements.txt "$stamp"
   fi

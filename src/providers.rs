@@ -66,7 +66,10 @@ pub static PROVIDERS: [Provider; 14] = [
         native_headers: ANTHROPIC_HEADERS,
         ..row("anthropic", ChatPath::CompatPrefixed, PLAIN)
     },
-    row("google-ai-studio", ChatPath::CompatPrefixed, REASONING),
+    Provider {
+        native: Some("/google-ai-studio"),
+        ..row("google-ai-studio", ChatPath::CompatPrefixed, REASONING)
+    },
     row("groq", ChatPath::CompatPrefixed, REASONING),
     row("mistral", ChatPath::CompatPrefixed, Quirks { include_usage: false, ..PLAIN }),
     row("grok", ChatPath::CompatPrefixed, REASONING),

@@ -28,8 +28,9 @@ pub enum Endpoint {
 }
 
 /// Path suffix → endpoint, longest suffixes first.
-static ROUTES: [(&str, Endpoint); 7] = [
+static ROUTES: [(&str, Endpoint); 8] = [
     ("/chat/completions", Endpoint::Chat),
+    (":countTokens", Endpoint::Count(&gemini::COUNT)),
     (":streamGenerateContent", Endpoint::Generate(&gemini::STREAM)),
     (":generateContent", Endpoint::Generate(&gemini::GENERATE)),
     ("/messages/count_tokens", Endpoint::Count(&MESSAGES)),
@@ -73,6 +74,7 @@ impl Endpoint {
         match self {
             Endpoint::Generate(dialect) | Endpoint::Count(dialect) => dialect.errors(),
             Endpoint::Models { .. } if headers.contains_key("anthropic-version") => MESSAGES.errors(),
+            Endpoint::Models { .. } if gemini::is_client(headers) => gemini::GENERATE.errors(),
             Endpoint::Models { .. } | Endpoint::Chat => &OPENAI,
         }
     }

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::errors::ProxyError;
 use crate::json::quoted;
 use crate::plan::{Reply, error_reply, json_reply};
+use crate::translate::gemini;
 
 /// Anthropic's default page size for the models list.
 const DEFAULT_PAGE: usize = 20;
@@ -23,6 +24,9 @@ pub const ESTIMATE_HEADER: &str = "x-apex-ai-proxy-token-count";
 /// OpenAI's list shape, or Anthropic's when the client sends `anthropic-version`.
 pub fn models(cfg: &Config, head: &Parts, id: Option<&str>) -> Reply {
     let shape = Endpoint::Models { id: None }.shape(&head.headers);
+    if gemini::is_client(&head.headers) {
+        return gemini_models(cfg, head, id, shape);
+    }
     let anthropic = head.headers.contains_key("anthropic-version");
     let object = |model: &str| match anthropic {
         true => json!({"type": "model", "id": model, "display_name": model, "created_at": NO_DATE}),
@@ -54,6 +58,41 @@ pub fn models(cfg: &Config, head: &Parts, id: Option<&str>) -> Reply {
             })
         }
     };
+    json_reply(StatusCode::OK, body.to_string().into_bytes())
+}
+
+/// The models list as the Gemini API gives it: `{"models": [{name, …}],
+/// "nextPageToken"}`, paged by `pageSize` (default 50) and `pageToken`; names
+/// in the `model@provider` spelling a Gemini client can put in a path.
+fn gemini_models(cfg: &Config, head: &Parts, id: Option<&str>, shape: crate::errors::Shape) -> Reply {
+    let object = |model: &str| {
+        json!({"name": format!("models/{}", gemini::path_spelling(model)), "displayName": model,
+               "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"]})
+    };
+    let all = &cfg.gateway_models;
+    if let Some(id) = id {
+        let wanted = gemini::model_in_path(&format!("/models/{id}")).unwrap_or_default();
+        return match all.iter().find(|m| **m == wanted) {
+            Some(model) => json_reply(StatusCode::OK, object(model).to_string().into_bytes()),
+            None => error_reply(
+                &ProxyError::NotFound(format!("model {} is not in this proxy's GATEWAY_MODELS", quoted(id))),
+                shape,
+            ),
+        };
+    }
+    let (mut size, mut start) = (50, 0);
+    for pair in head.uri.query().unwrap_or_default().split('&') {
+        match pair.split_once('=') {
+            Some(("pageSize", n)) => size = n.parse::<usize>().unwrap_or(50).clamp(1, 1000),
+            Some(("pageToken", n)) => start = n.parse::<usize>().unwrap_or(0).min(all.len()),
+            _ => {}
+        }
+    }
+    let end = (start + size).min(all.len());
+    let mut body = json!({"models": all[start..end].iter().map(|m| object(m)).collect::<Vec<_>>()});
+    if end < all.len() {
+        body["nextPageToken"] = json!(end.to_string());
+    }
     json_reply(StatusCode::OK, body.to_string().into_bytes())
 }
 
@@ -100,9 +139,8 @@ impl Query {
 }
 
 /// A `count_tokens` answer that is an estimate, marked as one.
-pub fn token_estimate(input_tokens: u64) -> Reply {
-    let mut reply =
-        json_reply(StatusCode::OK, json!({"input_tokens": input_tokens}).to_string().into_bytes());
+pub fn token_estimate(answer: serde_json::Value) -> Reply {
+    let mut reply = json_reply(StatusCode::OK, answer.to_string().into_bytes());
     reply
         .headers_mut()
         .insert(HeaderName::from_static(ESTIMATE_HEADER), HeaderValue::from_static("estimate"));

@@ -36,8 +36,9 @@ pub struct Pending {
     forwarded: HeaderMap,
     /// `X-APEX-AI-PROXY-FALLBACK`, as sent.
     fallback: Option<String>,
-    /// The request path (a dialect may carry the model in it).
+    /// The request path (a dialect may carry the model in it), and its query.
     path: String,
+    query: Option<String>,
 }
 
 /// What a gateway request's head decided.
@@ -93,11 +94,9 @@ pub fn plan(cfg: &Config, head: &Parts) -> Result<Head, ProxyError> {
         crate::headers::text(&head.headers, MAPPING_HEADER).map(ModelMapping::parse).unwrap_or_default();
     let shape = endpoint.shape(&head.headers);
     let fallback = crate::headers::text(&head.headers, fallback::HEADER).map(str::to_owned);
-    let path = head.uri.path().to_owned();
-    Ok(Head::Body(
-        Pending { endpoint, mapping, forwarded: forwardable(&head.headers), fallback, path },
-        shape,
-    ))
+    let (path, query) = (head.uri.path().to_owned(), head.uri.query().map(str::to_owned));
+    let forwarded = forwardable(&head.headers);
+    Ok(Head::Body(Pending { endpoint, mapping, forwarded, fallback, path, query }, shape))
 }
 
 impl Pending {
@@ -157,16 +156,27 @@ impl Pending {
             Endpoint::Chat | Endpoint::Models { .. } => None,
         };
         let (url, bytes, reading, shape) = match (&self.endpoint, native) {
-            (Endpoint::Generate(dialect), Some((root, native))) => {
-                let url = format!("{base}{root}{}", native.generate);
-                (url, body.with_model(&model_ref.model), Reading::Gateway, dialect.errors())
+            (Endpoint::Generate(dialect), Some((root, _))) => {
+                let path = dialect.native_path(&self.path, self.query.as_deref(), &model_ref.model, false);
+                (
+                    format!("{base}{root}{path}"),
+                    body.with_model(&model_ref.model),
+                    Reading::Gateway,
+                    dialect.errors(),
+                )
             }
             (Endpoint::Count(dialect), Some((root, native))) if native.count.is_some() => {
-                let url = format!("{base}{root}{}", native.count.unwrap_or_default());
-                (url, body.with_model(&model_ref.model), Reading::Gateway, dialect.errors())
+                let path = dialect.native_path(&self.path, self.query.as_deref(), &model_ref.model, true);
+                (
+                    format!("{base}{root}{path}"),
+                    body.with_model(&model_ref.model),
+                    Reading::Gateway,
+                    dialect.errors(),
+                )
             }
             (Endpoint::Count(dialect), _) => {
-                let reply = local::token_estimate(dialect.estimate_tokens(&body.object())?);
+                let tokens = dialect.estimate_tokens(&body.object())?;
+                let reply = local::token_estimate(dialect.count_answer(tokens));
                 info.upstream_model.clear();
                 return Ok(Routed::Answer(with_route(reply, info)));
             }

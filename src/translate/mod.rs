@@ -71,6 +71,19 @@ pub trait Dialect: fmt::Debug + Sync {
         None
     }
 
+    /// The native endpoint below the provider's root for a request to
+    /// `path` (`count`: the token count) with `model`: the `Native` paths,
+    /// unless the dialect carries the model in its path.
+    fn native_path(&self, _path: &str, _query: Option<&str>, _model: &str, count: bool) -> String {
+        let native = self.native();
+        if count { native.count.unwrap_or_default().to_owned() } else { native.generate.to_owned() }
+    }
+
+    /// The answer to a token count estimated here (`x-apex-ai-proxy-token-count: estimate`).
+    fn count_answer(&self, tokens: u64) -> serde_json::Value {
+        serde_json::json!({"input_tokens": tokens})
+    }
+
     /// The client's request as a chat request for `target` (the provider's
     /// quirks not yet applied), and the answer the chat response goes through.
     /// Invalid input is a `400` naming the field.

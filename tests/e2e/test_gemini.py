@@ -54,3 +54,105 @@ def test_errors_in_googles_shape(url, upstream):
     r = call(url, "POST", "/v1beta/models/m%23deepseek:generateContent", {"x-goog-api-key": GATEWAY_TOKEN}, BODY)
     assert (r.status, r.json()["error"]["status"], r.json()["error"]["message"]) == (429, "RESOURCE_EXHAUSTED",
                                                                                       "slow down")
+
+
+def test_google_ai_studio_is_reached_natively(url, upstream):
+    """#google-ai-studio: Google's own API through AI Gateway, the body and the
+    answer untouched, the client's version and ?alt=sse kept, never its key."""
+    native = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"hi"}]}}]}\r\n\r\n'
+    upstream.reply(Reply.sse([native]))
+    body = json.dumps({**BODY, "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT",
+                                                  "threshold": "BLOCK_NONE"}]}).encode()
+    r = call(url, "POST", f"/v1beta/models/gemini-2.5-pro@google-ai-studio:streamGenerateContent?alt=sse&key={GATEWAY_TOKEN}",
+             {"content-type": "application/json"}, body)
+    assert r.status == 200 and r.body == native
+    sent = upstream.last()
+    assert sent.target == "/v1/acc/gw/google-ai-studio/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+    assert sent.body == body, "byte for byte"
+    assert sent.header("cf-aig-authorization") == f"Bearer {GATEWAY_TOKEN}"
+    assert sent.header("x-goog-api-key") is None
+
+
+def test_count_tokens(url, upstream):
+    r = call(url, "POST", "/v1beta/models/deepseek-v4-pro@deepseek:countTokens", {"x-goog-api-key": GATEWAY_TOKEN},
+             {"contents": [{"role": "user", "parts": [{"text": "hello there " * 40}]}]})
+    assert r.status == 200 and r.json()["totalTokens"] > 50
+    assert r.header("x-apex-ai-proxy-token-count") == "estimate"
+    upstream.reply(Reply.json({"totalTokens": 7}))
+    r = call(url, "POST", "/v1/models/gemini-2.5-flash@google-ai-studio:countTokens", {"x-goog-api-key": GATEWAY_TOKEN},
+             BODY)
+    assert r.json() == {"totalTokens": 7}
+    assert upstream.last().path == "/v1/acc/gw/google-ai-studio/v1/models/gemini-2.5-flash:countTokens"
+
+
+def test_the_models_list_in_geminis_shape(url):
+    """GATEWAY_MODELS (the suite's: deepseek-v4-pro#deepseek, gpt-5.5#openai,
+    claude-opus-4.7#anthropic) as Gemini clients list them, paged."""
+    headers = {"x-goog-api-key": GATEWAY_TOKEN}
+    first = call(url, "GET", "/v1beta/models?pageSize=2", headers).json()
+    assert [m["name"] for m in first["models"]] == ["models/deepseek-v4-pro@deepseek", "models/gpt-5.5@openai"]
+    assert "generateContent" in first["models"][0]["supportedGenerationMethods"]
+    rest = call(url, "GET", f"/v1beta/models?pageSize=2&pageToken={first['nextPageToken']}", headers).json()
+    assert [m["name"] for m in rest["models"]] == ["models/claude-opus-4.7@anthropic"] and "nextPageToken" not in rest
+    one = call(url, "GET", "/v1beta/models/gpt-5.5@openai", headers)
+    assert one.status == 200 and one.json()["displayName"] == "gpt-5.5#openai"
+    missing = call(url, "GET", "/v1beta/models/nope@openai", headers)
+    assert missing.status == 404 and missing.json()["error"]["status"] == "NOT_FOUND"
+
+
+def genai_client(url):
+    from google import genai
+    from google.genai import types
+    return genai.Client(api_key=GATEWAY_TOKEN, http_options=types.HttpOptions(base_url=url))
+
+
+def test_the_official_sdk_generates_and_streams(url, upstream):
+    """google-genai (Python), pointed at the proxy with the `@` spelling."""
+    upstream.reply(Reply.json(COMPLETION))
+    client = genai_client(url)
+    answer = client.models.generate_content(model="deepseek-v4-pro@deepseek", contents="hi")
+    assert answer.text == "hello" and answer.usage_metadata.total_token_count == 4
+    events = [b'data: {"id":"c1","choices":[{"delta":{"reasoning_content":"thinking"}}]}\n\n',
+              b'data: {"choices":[{"delta":{"content":"hel"}}]}\n\n',
+              b'data: {"choices":[{"delta":{"content":"lo"},"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"]
+    upstream.reply(Reply.sse(events))
+    chunks = list(client.models.generate_content_stream(model="deepseek-v4-pro@deepseek", contents="hi"))
+    text = "".join(p.text for c in chunks for p in c.candidates[0].content.parts if p.text and not p.thought)
+    assert text == "hello"
+    assert any(p.thought for c in chunks for p in c.candidates[0].content.parts), "reasoning as thought parts"
+    assert upstream.last().header("x-goog-api-key") is None
+
+
+def test_the_official_sdk_calls_a_function_and_sends_its_result(url, upstream):
+    from google.genai import types
+    call = {"id": "chatcmpl-8", "object": "chat.completion", "created": 1,
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None,
+                         "tool_calls": [{"id": "call_a", "type": "function",
+                                         "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}]}}]}
+    upstream.reply(Reply.json(call), Reply.json(COMPLETION))
+    client = genai_client(url)
+    weather = types.FunctionDeclaration(name="weather", description="Weather now",
+                                        parameters_json_schema={"type": "object",
+                                                                "properties": {"city": {"type": "string"}}})
+    config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[weather])],
+                                         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+    first = client.models.generate_content(model="deepseek-v4-pro@deepseek", contents="Weather in Paris?", config=config)
+    fc = first.function_calls[0]
+    assert (fc.name, fc.args) == ("weather", {"city": "Paris"})
+    contents = [types.Content(role="user", parts=[types.Part(text="Weather in Paris?")]), first.candidates[0].content,
+                types.Content(role="user", parts=[types.Part.from_function_response(name="weather",
+                                                                                     response={"temp": 21})])]
+    second = client.models.generate_content(model="deepseek-v4-pro@deepseek", contents=contents, config=config)
+    assert second.text == "hello"
+    messages = upstream.last().json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+    assert messages[2]["tool_call_id"] == messages[1]["tool_calls"][0]["id"]
+    assert json.loads(messages[2]["content"]) == {"temp": 21}
+
+
+def test_the_official_sdk_counts_and_lists(url, upstream):
+    client = genai_client(url)
+    count = client.models.count_tokens(model="deepseek-v4-pro@deepseek", contents="hello there " * 40)
+    assert count.total_tokens > 50
+    names = [m.name for m in client.models.list()]
+    assert "models/deepseek-v4-pro@deepseek" in names

@@ -19,6 +19,10 @@ use super::{Answer, Dialect, Native, Target};
 use crate::errors::{ErrorShape, ProxyError, Shape};
 use crate::json::{Json, Object};
 
+/// What a model name keeps unencoded in a path segment: RFC 3986's unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// The Gemini dialect, one static per endpoint: `stream` for
 /// `:streamGenerateContent`.
 #[derive(Debug)]
@@ -27,6 +31,8 @@ pub struct Gemini {
 }
 
 pub static GENERATE: Gemini = Gemini { stream: false };
+/// `:countTokens`: native on Google AI Studio, estimated on the others.
+pub static COUNT: Gemini = Gemini { stream: false };
 pub static STREAM: Gemini = Gemini { stream: true };
 
 impl Dialect for Gemini {
@@ -39,8 +45,23 @@ impl Dialect for Gemini {
     }
 
     fn native(&self) -> Native {
-        // Not reached natively yet: the model is in the path of Google's own API.
-        Native { provider: "", generate: "", count: None }
+        // The paths below the root come from the client's own (`native_path`).
+        Native { provider: "google-ai-studio", generate: "", count: Some("") }
+    }
+
+    /// `/{version}/models/{model}:{method}`, the client's version and method
+    /// kept, and `?alt=sse` when the client asked for it (never its `key`).
+    fn native_path(&self, path: &str, query: Option<&str>, model: &str, _count: bool) -> String {
+        let (before, after) = path.rsplit_once("/models/").unwrap_or(("", path));
+        let version = before.rsplit('/').next().filter(|v| !v.is_empty()).unwrap_or("v1beta");
+        let method = after.rsplit_once(':').map_or("generateContent", |(_, method)| method);
+        let sse = query.is_some_and(|q| q.split('&').any(|pair| pair == "alt=sse"));
+        let model = percent_encoding::utf8_percent_encode(model, SEGMENT);
+        format!("/{version}/models/{model}:{method}{}", if sse { "?alt=sse" } else { "" })
+    }
+
+    fn count_answer(&self, tokens: u64) -> Value {
+        json!({"totalTokens": tokens})
     }
 
     fn estimate_tokens(&self, request: &Object) -> Result<u64, ProxyError> {
@@ -82,6 +103,17 @@ pub fn model_in_path(path: &str) -> Option<String> {
         }
         _ => Some(model),
     }
+}
+
+/// Whether the request comes from a Gemini client (its API key or client
+/// header): the models list answers in Gemini's shape.
+pub fn is_client(headers: &http::HeaderMap) -> bool {
+    headers.contains_key("x-goog-api-key") || headers.contains_key("x-goog-api-client")
+}
+
+/// A `model#provider` as Gemini clients write it in a path: `model@provider`.
+pub fn path_spelling(model: &str) -> String {
+    model.replacen('#', "@", 1)
 }
 
 /// Google's errors: `{"error":{"code","message","status"}}`.
