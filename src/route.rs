@@ -34,7 +34,7 @@ pub struct Pending {
 
 #[derive(Debug)]
 enum Kind {
-    Gateway(gateway::Pending),
+    Gateway(Box<gateway::Pending>),
     Passthrough(Box<passthrough::Pending>),
 }
 
@@ -111,7 +111,7 @@ fn plan_routed(cfg: &Config, head: &Parts, shape: Shape) -> Result<Plan, ProxyEr
         None => match gateway::plan(cfg, head)? {
             gateway::Head::Answer(reply) => Plan::Respond(reply),
             gateway::Head::Body(pending, shape) => {
-                Plan::ReadBody(Pending { limit, shape, kind: Kind::Gateway(pending) })
+                Plan::ReadBody(Pending { limit, shape, kind: Kind::Gateway(Box::new(pending)) })
             }
         },
     })
