@@ -302,3 +302,85 @@ def test_codex_falls_back_by_the_setting(proxies, upstream, aepipe, host, tmp_pa
     assert len(primary) >= 2 and len(fallback) == len(primary), [r.target for r in upstream.requests]
     assert {r.json()["model"] for r in fallback} == {"deepseek/deepseek-v4-pro"}
     assert_all_answered(aepipe)
+
+
+GEMINI = TOOLS / "node/node_modules/.bin/gemini"
+
+
+def run_gemini(url: str, tmp: Path, trap: EgressTrap, prompt: str, model: str) -> dict:
+    """`gemini -p` (Gemini CLI) in a scratch HOME, as docs/agents/gemini-cli.md
+    sets it up: the proxy as GOOGLE_GEMINI_BASE_URL, the gateway token as the
+    API key, telemetry and update checks off, tools approved (`yolo`)."""
+    from hosts import ROOT
+    home = tmp / "gemini-home"
+    (home / ".gemini").mkdir(parents=True)
+    doc = (ROOT / "docs" / "agents" / "gemini-cli.md").read_text()
+    start = doc.index("```json\n") + len("```json\n")
+    settings = json.loads(doc[start:doc.index("```", start)])
+    (home / ".gemini/settings.json").write_text(json.dumps(settings))
+    env = {
+        "PATH": f"{NODE_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(home),
+        "GEMINI_API_KEY": GATEWAY_TOKEN,
+        "GOOGLE_GEMINI_BASE_URL": url,
+        "GEMINI_CLI_TRUST_WORKSPACE": "true",
+        **trap.env(),
+    }
+    work = tmp / "work"
+    work.mkdir(exist_ok=True)
+    proc = subprocess.run([str(GEMINI), "-p", prompt, "-m", model, "--approval-mode", "yolo", "--output-format", "json"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert trap.attempts == [], f"Gemini CLI tried to leave loopback: {trap.attempts}"
+    assert proc.returncode == 0, f"gemini exited {proc.returncode}\nstdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}"
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.skipif(not GEMINI.exists(), reason="Gemini CLI is not installed: run scripts/setup.sh test")
+def test_gemini_cli_on_a_translated_provider(url, upstream, aepipe, host, tmp_path, trap):
+    made = tmp_path / "work/gemini.txt"
+
+    def answer(req: Recorded):
+        if tool_results(req) == 0:
+            call = ToolCall("write_file", {"file_path": str(made), "content": "made-by-gemini"})
+            return completion_reply(req, Turn(text="Writing it.", calls=[call]))
+        return completion_reply(req, Turn(text="Wrote gemini.txt."))
+
+    upstream.default = answer
+    result = run_gemini(url, tmp_path, trap, "Create gemini.txt", "deepseek-v4-pro@deepseek")
+    assert made.read_text() == "made-by-gemini", "the write_file tool really ran"
+    assert "Wrote gemini.txt." in result["response"]
+    sent = upstream.requests
+    assert len(sent) >= 2 and all(r.path == BASE for r in sent), [r.target for r in sent]
+    last = sent[-1].json()
+    at = max(i for i, m in enumerate(last["messages"]) if m.get("tool_calls"))
+    call = last["messages"][at]["tool_calls"][0]
+    assert call["function"]["name"] == "write_file"
+    assert last["messages"][at + 1]["role"] == "tool" and last["messages"][at + 1]["tool_call_id"] == call["id"]
+    assert_all_answered(aepipe)
+
+
+@pytest.mark.skipif(not GEMINI.exists(), reason="Gemini CLI is not installed: run scripts/setup.sh test")
+def test_gemini_cli_natively_on_google_ai_studio(url, upstream, aepipe, host, tmp_path, trap):
+    """Gemini on Google AI Studio: the requests reach Google's own API through
+    AI Gateway unchanged, and Google's answers (a scripted Gemini here) reach
+    Gemini CLI unchanged."""
+    made = tmp_path / "work/native.txt"
+    native = "/v1/acc/gw/google-ai-studio/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+
+    def answer(req: Recorded):
+        answered = any("functionResponse" in part for c in req.json()["contents"] for part in c.get("parts", []))
+        part = ({"text": "Wrote native.txt."} if answered else
+                {"functionCall": {"name": "write_file", "args": {"file_path": str(made), "content": "native"}}})
+        chunk = {"candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}],
+                 "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
+                 "modelVersion": "gemini-2.5-flash"}
+        return Reply.sse([b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n"])
+
+    upstream.default = answer
+    result = run_gemini(url, tmp_path, trap, "Create native.txt", "gemini-2.5-flash@google-ai-studio")
+    assert made.read_text() == "native" and "Wrote native.txt." in result["response"]
+    main = [r for r in upstream.requests if r.path == native]
+    assert len(main) >= 2, [r.target for r in upstream.requests]
+    assert all(r.query == "alt=sse" and r.header("x-goog-api-key") is None for r in main)
+    assert "functionResponse" in main[-1].body.decode()
+    assert_all_answered(aepipe)
