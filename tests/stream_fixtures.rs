@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use apex_ai_proxy::json::Json;
 use apex_ai_proxy::providers::Provider;
 use apex_ai_proxy::translate::anthropic::answer::MessageAnswer;
+use apex_ai_proxy::translate::gemini::Framing;
 use apex_ai_proxy::translate::gemini::answer::GeminiAnswer;
 use apex_ai_proxy::translate::responses::RESPONSES;
 use apex_ai_proxy::translate::sse::SseDecoder;
@@ -258,7 +259,7 @@ fn every_fixture_through_the_responses_translator() {
 }
 
 fn translate_gemini(pieces: &[&[u8]]) -> Vec<u8> {
-    run(Translation::new(Box::new(GeminiAnswer::new(MODEL))), pieces)
+    run(Translation::new(Box::new(GeminiAnswer::new(MODEL, Framing::Events))), pieces)
 }
 
 /// Gemini's server-sent events: `data: {…}` blocks, no event names.

@@ -2,12 +2,13 @@
 //! every output event a `data:` line of JSON, a response with one candidate
 //! or Google's error, never a panic.
 #![no_main]
+use apex_ai_proxy::translate::gemini::Framing;
 use apex_ai_proxy::translate::gemini::answer::GeminiAnswer;
 use apex_ai_proxy::translate::stream::Translation;
 use libfuzzer_sys::fuzz_target;
 
 fn translate(pieces: &[&[u8]], fail: bool) -> Vec<u8> {
-    let mut stream = Translation::new(Box::new(GeminiAnswer::new("m@p")));
+    let mut stream = Translation::new(Box::new(GeminiAnswer::new("m@p", Framing::Events)));
     let mut out: Vec<u8> = pieces.iter().flat_map(|p| stream.push(p)).collect();
     out.extend(if fail { stream.abort("cut") } else { stream.finish() });
     out

@@ -27,23 +27,32 @@ pub enum Endpoint {
     Models { id: Option<String> },
 }
 
-/// Path suffix → endpoint, longest suffixes first.
-static ROUTES: [(&str, Endpoint); 8] = [
-    ("/chat/completions", Endpoint::Chat),
-    (":countTokens", Endpoint::Count(&gemini::COUNT)),
-    (":streamGenerateContent", Endpoint::Generate(&gemini::STREAM)),
-    (":generateContent", Endpoint::Generate(&gemini::GENERATE)),
-    ("/messages/count_tokens", Endpoint::Count(&MESSAGES)),
-    ("/messages", Endpoint::Generate(&MESSAGES)),
-    ("/responses", Endpoint::Generate(&RESPONSES)),
-    ("/models", Endpoint::Models { id: None }),
+/// Path suffix (and a query parameter it needs, if any) → endpoint, the
+/// first match winning.
+static ROUTES: [(&str, Option<&str>, Endpoint); 9] = [
+    ("/chat/completions", None, Endpoint::Chat),
+    (":countTokens", None, Endpoint::Count(&gemini::COUNT)),
+    (":streamGenerateContent", Some("alt=sse"), Endpoint::Generate(&gemini::STREAM)),
+    (":streamGenerateContent", None, Endpoint::Generate(&gemini::STREAM_ARRAY)),
+    (":generateContent", None, Endpoint::Generate(&gemini::GENERATE)),
+    ("/messages/count_tokens", None, Endpoint::Count(&MESSAGES)),
+    ("/messages", None, Endpoint::Generate(&MESSAGES)),
+    ("/responses", None, Endpoint::Generate(&RESPONSES)),
+    ("/models", None, Endpoint::Models { id: None }),
 ];
 
 impl Endpoint {
     /// The endpoint for a request path; a 404 naming the routes otherwise.
     pub fn from_path(path: &str) -> Result<Endpoint, ProxyError> {
+        Endpoint::from_target(path, None)
+    }
+
+    /// The endpoint for a request path and query.
+    pub fn from_target(path: &str, query: Option<&str>) -> Result<Endpoint, ProxyError> {
         let path = path.trim_end_matches('/');
-        if let Some((_, endpoint)) = ROUTES.iter().find(|(suffix, _)| path.ends_with(suffix)) {
+        let has = |param: &str| query.is_some_and(|q| q.split('&').any(|pair| pair == param));
+        let route = ROUTES.iter().find(|(suffix, param, _)| path.ends_with(suffix) && param.is_none_or(has));
+        if let Some((_, _, endpoint)) = route {
             return Ok(endpoint.clone());
         }
         if let Some((_, id)) = path.rsplit_once("/models/")

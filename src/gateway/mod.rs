@@ -63,7 +63,7 @@ pub enum Routed {
 /// naming every missing setting), token presented (401), the rest of the
 /// gateway settings (421, every problem at once).
 pub fn plan(cfg: &Config, head: &Parts) -> Result<Head, ProxyError> {
-    let endpoint = Endpoint::from_path(head.uri.path())?;
+    let endpoint = Endpoint::from_target(head.uri.path(), head.uri.query())?;
     if head.method != endpoint.method() {
         return Err(ProxyError::MethodNotAllowed(format!(
             "{} is not allowed on {}; use {}",

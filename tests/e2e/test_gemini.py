@@ -183,3 +183,15 @@ def test_the_official_js_sdk(url, upstream):
     assert said["count"] > 50 and "models/deepseek-v4-pro@deepseek" in said["list"]
     messages = upstream.requests[2].json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+
+
+def test_stream_without_alt_sse_is_one_json_array(url, upstream):
+    """What Google sends for :streamGenerateContent without ?alt=sse."""
+    events = [b'data: {"id":"c1","choices":[{"delta":{"content":"hel"}}]}\n\n',
+              b'data: {"choices":[{"delta":{"content":"lo"},"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"]
+    upstream.reply(Reply.sse(events))
+    r = call(url, "POST", "/v1beta/models/deepseek-v4-pro@deepseek:streamGenerateContent",
+             {"x-goog-api-key": GATEWAY_TOKEN}, BODY)
+    assert r.status == 200 and r.header("content-type").startswith("application/json")
+    chunks = r.json()
+    assert "".join(p["text"] for c in chunks for p in c["candidates"][0]["content"]["parts"]) == "hello"

@@ -1,12 +1,13 @@
-//! A chat answer as Gemini's `GenerateContentResponse`: whole, or as
-//! server-sent events (`data: {…}` per chunk, no event names, no end marker),
-//! as `streamGenerateContent?alt=sse` sends them. Text and reasoning (a part
+//! A chat answer as Gemini's `GenerateContentResponse`: whole, or streamed
+//! as server-sent events (`data: {…}` per chunk, no event names, no end
+//! marker) as `streamGenerateContent?alt=sse` sends them, or as one JSON
+//! array written as it grows (without `alt=sse`). Text and reasoning (a part
 //! with `thought: true`) go out as they arrive; a function call goes out
 //! whole, when its arguments are complete, as Gemini's calls do.
 
 use serde_json::{Value, json};
 
-use super::{ERRORS, finish_reason};
+use super::{ERRORS, Framing, finish_reason};
 use crate::errors::ErrorShape;
 use crate::translate::anthropic::tool_input;
 use crate::translate::chat::Usage;
@@ -18,13 +19,16 @@ use crate::translate::{Answer, StreamEnd, StreamError, TextKind};
 pub struct GeminiAnswer {
     model: String,
     id: String,
+    framing: Framing,
+    /// Responses written so far (the array's commas).
+    sent: usize,
     /// Calls whose arguments are still coming: (name, arguments so far).
     calls: Vec<Option<(String, String)>>,
 }
 
 impl GeminiAnswer {
-    pub fn new(model: &str) -> GeminiAnswer {
-        GeminiAnswer { model: model.to_owned(), id: String::new(), calls: Vec::new() }
+    pub fn new(model: &str, framing: Framing) -> GeminiAnswer {
+        GeminiAnswer { model: model.to_owned(), id: String::new(), framing, sent: 0, calls: Vec::new() }
     }
 
     fn response(&self, parts: Vec<Value>, finish: Option<&str>, usage: Option<Usage>) -> Value {
@@ -40,10 +44,23 @@ impl GeminiAnswer {
         response
     }
 
-    fn send(out: &mut Vec<u8>, value: &Value) {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(value.to_string().as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
+    /// One response, framed; `last`: the array closes after it.
+    fn send(&mut self, out: &mut Vec<u8>, value: &Value, last: bool) {
+        match self.framing {
+            Framing::Events => {
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(value.to_string().as_bytes());
+                out.extend_from_slice(b"\r\n\r\n");
+            }
+            Framing::Array => {
+                out.extend_from_slice(if self.sent == 0 { b"[" } else { b",\r\n" });
+                out.extend_from_slice(value.to_string().as_bytes());
+                if last {
+                    out.push(b']');
+                }
+            }
+        }
+        self.sent += 1;
     }
 
     /// The calls whose arguments are complete, as parts.
@@ -67,6 +84,13 @@ fn usage_json(usage: Usage) -> Value {
 }
 
 impl Answer for GeminiAnswer {
+    fn stream_type(&self) -> &'static str {
+        match self.framing {
+            Framing::Events => "text/event-stream",
+            Framing::Array => "application/json",
+        }
+    }
+
     fn whole(&self, c: &Completion) -> Value {
         let mut parts = Vec::new();
         if let Some(thought) = &c.reasoning {
@@ -76,7 +100,7 @@ impl Answer for GeminiAnswer {
             parts.push(json!({"text": text}));
         }
         parts.extend(c.tool_calls.iter().map(|call| call_part(&call.name, &call.arguments)));
-        let mut answer = GeminiAnswer::new(&self.model);
+        let mut answer = GeminiAnswer::new(&self.model, self.framing);
         answer.id = super::super::id_from_upstream("gen", c.id.as_deref());
         answer.response(parts, Some(c.finish_reason.as_deref().unwrap_or("stop")), Some(c.usage))
     }
@@ -92,7 +116,8 @@ impl Answer for GeminiAnswer {
         };
         let mut parts = self.calls_done();
         parts.push(part);
-        Self::send(out, &self.response(parts, None, None));
+        let response = self.response(parts, None, None);
+        self.send(out, &response, false);
     }
 
     fn tool_start(&mut self, slot: usize, _id: Option<&str>, name: &str, _out: &mut Vec<u8>) {
@@ -111,12 +136,12 @@ impl Answer for GeminiAnswer {
     fn complete(&mut self, end: StreamEnd, out: &mut Vec<u8>) {
         let parts = self.calls_done();
         let last = self.response(parts, Some(end.finish_reason.unwrap_or("stop")), Some(end.usage));
-        Self::send(out, &last);
+        self.send(out, &last, true);
     }
 
     fn fail(&mut self, error: StreamError, out: &mut Vec<u8>) {
         let status = error.status.unwrap_or(http::StatusCode::BAD_GATEWAY);
-        Self::send(out, &ERRORS.body(status, error.message));
+        self.send(out, &ERRORS.body(status, error.message), true);
     }
 }
 
@@ -127,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_stream_as_server_sent_events() {
-        let mut t = Translation::new(Box::new(GeminiAnswer::new("m@deepseek")));
+        let mut t = Translation::new(Box::new(GeminiAnswer::new("m@deepseek", Framing::Events)));
         let mut out = t.push(b"data: {\"id\":\"c1\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n");
         out.extend(t.push(b"data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"t\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}\n\n"));
         out.extend(t.push(b"data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\":1}\"}}]},\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n"));
@@ -144,5 +169,23 @@ mod tests {
         assert_eq!(last["content"]["parts"][0]["functionCall"], json!({"name": "f", "args": {"a": 1}}));
         assert_eq!(last["finishReason"], "STOP");
         assert_eq!(events[1]["usageMetadata"]["totalTokenCount"], 5);
+    }
+
+    #[test]
+    fn without_alt_sse_one_json_array() {
+        let mut t = Translation::new(Box::new(GeminiAnswer::new("m", Framing::Array)));
+        let mut out = t.push(b"data: {\"id\":\"c1\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n");
+        out.extend(
+            t.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"!\"},\"finish_reason\":\"stop\"}]}\n\n"),
+        );
+        out.extend(t.finish());
+        let all: Vec<Value> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[2]["candidates"][0]["finishReason"], "STOP");
+        let mut cut = Translation::new(Box::new(GeminiAnswer::new("m", Framing::Array)));
+        let mut out = cut.push(b"data: {\"id\":\"c1\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n");
+        out.extend(cut.abort("broke"));
+        let all: Vec<Value> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(all[1]["error"]["message"], "broke", "a failure closes the array with Google's error");
     }
 }

@@ -23,17 +23,28 @@ use crate::json::{Json, Object};
 const SEGMENT: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-/// The Gemini dialect, one static per endpoint: `stream` for
-/// `:streamGenerateContent`.
+/// The Gemini dialect, one static per endpoint: how `:streamGenerateContent`
+/// answers (`None`: whole).
 #[derive(Debug)]
 pub struct Gemini {
-    pub stream: bool,
+    pub stream: Option<Framing>,
 }
 
-pub static GENERATE: Gemini = Gemini { stream: false };
+/// How a streamed Gemini answer is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Server-sent events (`?alt=sse`): `data: {…}` per response.
+    Events,
+    /// Without `alt=sse`, as Google answers it: one JSON array of responses,
+    /// written as they come.
+    Array,
+}
+
+pub static GENERATE: Gemini = Gemini { stream: None };
 /// `:countTokens`: native on Google AI Studio, estimated on the others.
-pub static COUNT: Gemini = Gemini { stream: false };
-pub static STREAM: Gemini = Gemini { stream: true };
+pub static COUNT: Gemini = Gemini { stream: None };
+pub static STREAM: Gemini = Gemini { stream: Some(Framing::Events) };
+pub static STREAM_ARRAY: Gemini = Gemini { stream: Some(Framing::Array) };
 
 impl Dialect for Gemini {
     fn name(&self) -> &'static str {
@@ -79,10 +90,11 @@ impl Dialect for Gemini {
         target: &Target,
     ) -> Result<(ChatRequest<'a>, Box<dyn Answer>), ProxyError> {
         let mut chat = request::to_chat(request, target)?;
-        if self.stream {
+        if self.stream.is_some() {
             chat.streaming();
         }
-        Ok((chat, Box::new(answer::GeminiAnswer::new(target.client_model))))
+        let framing = self.stream.unwrap_or(Framing::Events);
+        Ok((chat, Box::new(answer::GeminiAnswer::new(target.client_model, framing))))
     }
 }
 
