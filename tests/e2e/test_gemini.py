@@ -195,3 +195,24 @@ def test_stream_without_alt_sse_is_one_json_array(url, upstream):
     assert r.status == 200 and r.header("content-type").startswith("application/json")
     chunks = r.json()
     assert "".join(p["text"] for c in chunks for p in c["candidates"][0]["content"]["parts"]) == "hello"
+
+
+def test_the_official_sdk_natively_on_google_ai_studio(url, upstream):
+    """google-genai on gemini-2.5-flash@google-ai-studio: Google's own answers,
+    through AI Gateway's route, untouched both ways."""
+    native = {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "weather",
+                                                                                       "args": {"city": "Paris"}}}]},
+                              "finishReason": "STOP", "index": 0}], "modelVersion": "gemini-2.5-flash"}
+    streamed = b"data: " + json.dumps(native).encode() + b"\r\n\r\n"
+    upstream.reply(Reply.json(native), Reply.sse([streamed]), Reply.json({"totalTokens": 9}))
+    client = genai_client(url)
+    whole = client.models.generate_content(model="gemini-2.5-flash@google-ai-studio", contents="Weather in Paris?")
+    assert whole.function_calls[0].args == {"city": "Paris"}
+    chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash@google-ai-studio",
+                                                        contents="Weather in Paris?"))
+    assert chunks[0].function_calls[0].name == "weather"
+    assert client.models.count_tokens(model="gemini-2.5-flash@google-ai-studio", contents="hi").total_tokens == 9
+    paths = [r.target for r in upstream.requests[-3:]]
+    base = "/v1/acc/gw/google-ai-studio/v1/models/gemini-2.5-flash"  # the SDK speaks v1; the version is kept
+    assert paths == [f"{base}:generateContent", f"{base}:streamGenerateContent?alt=sse", f"{base}:countTokens"], paths
+    assert all(r.header("x-goog-api-key") is None for r in upstream.requests[-3:])
