@@ -245,3 +245,14 @@ def test_the_official_js_sdk_natively_on_google_ai_studio(url, upstream):
     sent = upstream.requests[-4:]
     assert all("/google-ai-studio/" in r.path and r.header("x-goog-api-key") is None for r in sent)
     assert "functionResponse" in sent[2].body.decode(), "the function's result went to Google as sent"
+
+
+def test_the_mapping_header_applies(url, upstream):
+    """Gemini CLI's GEMINI_CLI_CUSTOM_HEADERS carries the mapping header: a
+    Gemini model name routed to another provider."""
+    upstream.reply(Reply.json(COMPLETION))
+    r = call(url, "POST", "/v1beta/models/gemini-2.5-pro:generateContent",
+             {"x-goog-api-key": GATEWAY_TOKEN, "x-apex-ai-proxy-mapping": "gemini-2.5-pro#deepseek-v4-pro#deepseek"},
+             BODY)
+    assert r.status == 200 and r.json()["candidates"][0]["content"]["parts"][0]["text"] == "hello"
+    assert upstream.last().json()["model"] == "deepseek/deepseek-v4-pro"
