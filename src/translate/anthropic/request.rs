@@ -281,12 +281,19 @@ fn image_url<'a>(block: &Object<'a>) -> Result<ImageUrl<'a>, String> {
 /// server tool blocks dropped. `None` when nothing is left.
 fn assistant_turn<'a>(content: Option<Json<'a>>) -> Result<Option<Message<'a>>, String> {
     let mut text = String::new();
+    let mut reasoning = String::new();
     let mut calls = Vec::new();
     for block in blocks(content)? {
         match block {
             Block::Text(t) => text.push_str(&t),
             Block::Json(block) => match block.kind().as_deref() {
                 Some("text") => text.push_str(&block.str("text").unwrap_or_default()),
+                // Reasoning the proxy turned into a thinking block (no
+                // signature): it goes back to providers that want it. A signed
+                // one is Anthropic's own and never leaves for another provider.
+                Some("thinking") if block.str("signature").is_none_or(|s| s.is_empty()) => {
+                    reasoning.push_str(&block.str("thinking").unwrap_or_default())
+                }
                 Some("tool_use") => calls.push(ToolCall::new(
                     block.str("id").unwrap_or_default(),
                     block.str("name").unwrap_or_default(),
@@ -296,7 +303,8 @@ fn assistant_turn<'a>(content: Option<Json<'a>>) -> Result<Option<Message<'a>>, 
             },
         }
     }
-    Ok((!calls.is_empty() || !text.is_empty()).then(|| Message::assistant(text, calls)))
+    Ok((!calls.is_empty() || !text.is_empty())
+        .then(|| Message::assistant(text, calls).with_reasoning(reasoning)))
 }
 
 /// `tools`, `tool_choice` and `disable_parallel_tool_use`. Only tools with an

@@ -64,6 +64,13 @@ impl ChatRequest<'_> {
         if !quirks.reasoning_effort {
             self.reasoning_effort = None;
         }
+        if !quirks.reasoning_back {
+            for message in &mut self.messages {
+                if let Message::Assistant(turn) = message {
+                    turn.reasoning_content = None;
+                }
+            }
+        }
         self
     }
 }
@@ -79,28 +86,47 @@ pub enum Message<'a> {
     User {
         content: Content<'a>,
     },
-    Assistant {
-        /// `null` for a turn of tool calls only.
-        content: Option<Box<str>>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        tool_calls: Vec<ToolCall<'a>>,
-    },
+    /// Boxed: fewer than the other turns, and the largest.
+    Assistant(Box<AssistantTurn<'a>>),
     Tool {
         tool_call_id: Cow<'a, str>,
         content: Box<str>,
     },
 }
 
+/// An assistant turn.
+#[derive(Debug, Default, Serialize)]
+pub struct AssistantTurn<'a> {
+    /// `null` for a turn of tool calls only.
+    pub content: Option<Box<str>>,
+    /// The reasoning the provider gave with this turn, sent back to providers
+    /// that ask for it (DeepSeek's thinking mode: `Quirks::reasoning_back`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<Box<str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall<'a>>,
+}
+
 impl<'a> Message<'a> {
     /// An assistant turn of text (none: `null`) and calls.
     pub fn assistant(text: String, tool_calls: Vec<ToolCall<'a>>) -> Message<'a> {
         let content = (!text.is_empty() || tool_calls.is_empty()).then(|| text.into_boxed_str());
-        Message::Assistant { content, tool_calls }
+        Message::Assistant(Box::new(AssistantTurn { content, reasoning_content: None, tool_calls }))
+    }
+
+    /// The turn with the reasoning it came with (none when empty).
+    pub fn with_reasoning(mut self, reasoning: String) -> Message<'a> {
+        if let Message::Assistant(turn) = &mut self
+            && !reasoning.is_empty()
+        {
+            turn.reasoning_content = Some(reasoning.into_boxed_str());
+        }
+        self
     }
 
     /// `true` for an assistant turn with tool calls.
     pub fn calls_tools(&self) -> bool {
-        matches!(self, Message::Assistant { tool_calls, .. } if !tool_calls.is_empty())
+        matches!(self, Message::Assistant(turn) if !turn.tool_calls.is_empty())
     }
 }
 

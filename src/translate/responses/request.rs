@@ -23,7 +23,9 @@ use super::tools::{tool_choice, tools};
 use super::{ResponsesContext, ToolNames};
 use crate::errors::ProxyError;
 use crate::json::{Json, Object, quoted};
-use crate::translate::chat::request::{ChatRequest, Content, ImageUrl, Message, Part, ToolCall};
+use crate::translate::chat::request::{
+    AssistantTurn, ChatRequest, Content, ImageUrl, Message, Part, ToolCall,
+};
 use crate::translate::{Target, bad};
 
 /// Translates a Responses request for `target`, with the context its answer needs.
@@ -44,8 +46,13 @@ pub fn to_chat<'a>(
         return Err(bad("background: background responses need stored state this proxy does not keep"));
     }
     let (tools, names) = tools(request)?;
-    let mut conversation =
-        Conversation { messages: Vec::new(), names: &names, awaiting: BTreeSet::new(), held: Vec::new() };
+    let mut conversation = Conversation {
+        messages: Vec::new(),
+        names: &names,
+        awaiting: BTreeSet::new(),
+        held: Vec::new(),
+        reasoning: String::new(),
+    };
     if let Some(instructions) = request.str("instructions").filter(|i| !i.is_empty()) {
         conversation.messages.push(Message::System { content: instructions });
     }
@@ -133,6 +140,8 @@ struct Conversation<'a, 'n> {
     /// Messages that arrived before those outputs: chat wants the `tool`
     /// messages right after the `tool_calls`, so these follow them.
     held: Vec<Message<'a>>,
+    /// Reasoning items' text, for the assistant turn that follows them.
+    reasoning: String,
 }
 
 impl<'a> Conversation<'a, '_> {
@@ -170,8 +179,18 @@ impl<'a> Conversation<'a, '_> {
             Some("item_reference") => {
                 Err(": item_reference needs items stored on OpenAI's side; send the items themselves".into())
             }
-            // Reasoning, compaction, and hosted tools' calls and outputs: no
-            // content a chat provider can take.
+            // Reasoning as text goes back with the turn it came with (for
+            // providers that want it); encrypted reasoning never leaves.
+            Some("reasoning") => {
+                for part in item.array("content").unwrap_or_default().iter().filter_map(|p| p.object()) {
+                    if part.kind().as_deref() == Some("reasoning_text") {
+                        self.reasoning.push_str(&part.str("text").unwrap_or_default());
+                    }
+                }
+                Ok(())
+            }
+            // Compaction, and hosted tools' calls and outputs: no content a
+            // chat provider can take.
             _ => Ok(()),
         }
     }
@@ -197,7 +216,8 @@ impl<'a> Conversation<'a, '_> {
         let content = content(item.get("content"), role == "user").map_err(|m| format!(".content{m}"))?;
         let message = match (role, content) {
             ("user", content) => Message::User { content },
-            ("assistant", content) => Message::assistant(text_of(content).into_owned(), Vec::new()),
+            ("assistant", content) => Message::assistant(text_of(content).into_owned(), Vec::new())
+                .with_reasoning(std::mem::take(&mut self.reasoning)),
             (_, content) => Message::System { content: text_of(content) },
         };
         if role == "assistant" {
@@ -216,15 +236,20 @@ impl<'a> Conversation<'a, '_> {
     /// built (text, or earlier calls of the same turn), else to a new one.
     fn add_call(&mut self, call: ToolCall<'a>) {
         let same_turn = self.held.is_empty()
-            && matches!(self.messages.last(), Some(Message::Assistant { tool_calls, .. })
-                if tool_calls.is_empty() || !self.awaiting.is_empty());
+            && matches!(self.messages.last(), Some(Message::Assistant(turn))
+                if turn.tool_calls.is_empty() || !self.awaiting.is_empty());
         if !same_turn {
             self.release_held();
-            self.messages.push(Message::Assistant { content: None, tool_calls: Vec::new() });
+            let reasoning = std::mem::take(&mut self.reasoning);
+            let reasoning_content = (!reasoning.is_empty()).then(|| reasoning.into_boxed_str());
+            self.messages.push(Message::Assistant(Box::new(AssistantTurn {
+                reasoning_content,
+                ..Default::default()
+            })));
         }
         self.awaiting.insert(call.id.clone().into_owned());
-        if let Some(Message::Assistant { tool_calls, .. }) = self.messages.last_mut() {
-            tool_calls.push(call);
+        if let Some(Message::Assistant(turn)) = self.messages.last_mut() {
+            turn.tool_calls.push(call);
         }
     }
 

@@ -374,3 +374,25 @@ fn the_work_grows_with_the_body_not_faster() {
     });
     assert!(growth < 30.0, "10× the tools and turns took {growth:.0}× the time");
 }
+
+#[test]
+fn reasoning_goes_back_to_the_providers_that_want_it() {
+    let request = |signature: &str| {
+        json!({"model": "m", "max_tokens": 10, "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "I should list files.", "signature": signature},
+                {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "a.txt"}]},
+        ]})
+    };
+    let deepseek = to_openai(&request(""), "deepseek/m", "deepseek").unwrap();
+    assert_eq!(
+        deepseek["messages"][1]["reasoning_content"], "I should list files.",
+        "DeepSeek wants it back"
+    );
+    let openai = to_openai(&request(""), "openai/m", "openai").unwrap();
+    assert!(openai["messages"][1].get("reasoning_content").is_none(), "others reject it");
+    let signed = to_openai(&request("EqQBCkYIBxgCKkD"), "deepseek/m", "deepseek").unwrap();
+    assert!(signed["messages"][1].get("reasoning_content").is_none(), "Anthropic's own never leaves");
+}

@@ -227,3 +227,23 @@ fn the_work_grows_with_the_body_not_faster() {
     });
     assert!(growth < 30.0, "10× the tools and calls took {growth:.0}× the time");
 }
+
+#[test]
+fn reasoning_items_go_back_with_their_turn() {
+    let request = json!({"model": "m", "input": [
+        {"type": "message", "role": "user", "content": "go"},
+        {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA-secret",
+         "content": [{"type": "reasoning_text", "text": "List the files."}]},
+        {"type": "function_call", "call_id": "c1", "name": "shell", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "a.txt"},
+    ]});
+    let (deepseek, _) = to_chat(&request, "deepseek/m", "deepseek").unwrap();
+    let turn = &deepseek["messages"][1];
+    assert_eq!(
+        (turn["reasoning_content"].clone(), turn["content"].clone()),
+        (json!("List the files."), Value::Null)
+    );
+    assert!(!deepseek.to_string().contains("gAAAA-secret"), "encrypted reasoning never leaves");
+    let (openai, _) = to_chat(&request, "openai/m", "openai").unwrap();
+    assert!(openai["messages"][1].get("reasoning_content").is_none());
+}
