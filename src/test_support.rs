@@ -10,6 +10,13 @@ use crate::config::Config;
 use crate::plan::{Forward, Reply, Upload};
 use crate::route::{Plan, plan};
 
+/// A translation target: `model` in the upstream body, `client_model` as the
+/// client sent it, on the provider named `provider`.
+pub fn target<'t>(model: &str, client_model: &'t str, provider: &str) -> crate::translate::Target<'t> {
+    let provider = crate::providers::Provider::named(provider).unwrap_or(&crate::providers::PROVIDERS[0]);
+    crate::translate::Target { model: model.to_owned(), client_model, provider }
+}
+
 /// A configuration from name/value pairs.
 pub fn config(pairs: &[(&str, &str)]) -> Config {
     let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

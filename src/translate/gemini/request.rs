@@ -192,17 +192,21 @@ fn generation<'a>(request: &Object<'a>, chat: &mut ChatRequest<'a>) -> Result<()
 mod tests {
     use serde_json::{Value, json};
 
+    use crate::errors::ProxyError;
     use crate::json::Json;
-    use crate::providers::Provider;
-    use crate::translate::Target;
+    use crate::test_support::target;
 
-    fn translate(request: Value) -> Value {
+    /// The request translated for `provider`, its quirks applied.
+    fn attempt(request: &Value, provider: &str) -> Result<Value, ProxyError> {
         let text = request.to_string();
         let object = Json::parse(&text).unwrap().object().unwrap();
-        let provider = Provider::named("deepseek").unwrap();
-        let target = Target { model: "deepseek/m".into(), client_model: "m#deepseek", provider };
-        serde_json::to_value(super::to_chat(&object, &target).unwrap().for_provider(&provider.quirks))
-            .unwrap()
+        let target = target("deepseek/m", "m#deepseek", provider);
+        let chat = super::to_chat(&object, &target)?.for_provider(&target.provider.quirks);
+        Ok(serde_json::to_value(chat).unwrap())
+    }
+
+    fn translate(request: Value) -> Value {
+        attempt(&request, "deepseek").unwrap()
     }
 
     #[test]
@@ -242,11 +246,7 @@ mod tests {
 
     #[test]
     fn what_it_refuses() {
-        let text = json!({"contents": [{"role": "robot", "parts": []}]}).to_string();
-        let object = Json::parse(&text).unwrap().object().unwrap();
-        let provider = Provider::named("deepseek").unwrap();
-        let target = Target { model: "m".into(), client_model: "m", provider };
-        let e = super::to_chat(&object, &target).unwrap_err();
+        let e = attempt(&json!({"contents": [{"role": "robot", "parts": []}]}), "deepseek").unwrap_err();
         assert!(e.message().contains("contents.0.role"), "{}", e.message());
     }
 
@@ -266,9 +266,7 @@ mod tests {
                    "toolConfig": {"functionCallingConfig": {"mode": "AUTO", "allowedFunctionNames": allowed}}})
         };
         let growth = crate::test_support::body_growth(body, |object, n| {
-            let provider = Provider::named("deepseek").unwrap();
-            let target = Target { model: "m".into(), client_model: "m", provider };
-            assert_eq!(super::to_chat(object, &target).unwrap().tools.len(), n);
+            assert_eq!(super::to_chat(object, &target("m", "m", "deepseek")).unwrap().tools.len(), n);
         });
         assert!(growth < 30.0, "10× the functions and calls took {growth:.0}× the time");
     }
@@ -276,14 +274,7 @@ mod tests {
     #[test]
     fn thinking_and_what_cannot_be_carried() {
         let config = |c: Value| json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": c});
-        let effort = |c: Value| {
-            let text = config(c).to_string();
-            let object = Json::parse(&text).unwrap().object().unwrap();
-            let provider = Provider::named("openai").unwrap();
-            let target = Target { model: "m".into(), client_model: "m", provider };
-            let chat = super::to_chat(&object, &target).unwrap().for_provider(&provider.quirks);
-            serde_json::to_value(chat).unwrap()["reasoning_effort"].clone()
-        };
+        let effort = |c: Value| attempt(&config(c), "openai").unwrap()["reasoning_effort"].clone();
         assert_eq!(effort(json!({"thinkingConfig": {"thinkingBudget": 0}})), json!("minimal"));
         assert_eq!(effort(json!({"thinkingConfig": {"thinkingBudget": 4096}})), json!("medium"));
         assert_eq!(effort(json!({"thinkingConfig": {"thinkingLevel": "HIGH"}})), json!("high"));
@@ -297,14 +288,7 @@ mod tests {
             (config(json!({"candidateCount": 2})), "candidateCount"),
             (json!({"contents": [], "cachedContent": "cachedContents/x"}), "cachedContent"),
         ] {
-            let text = body.to_string();
-            let object = Json::parse(&text).unwrap().object().unwrap();
-            let target = Target {
-                model: "m".into(),
-                client_model: "m",
-                provider: Provider::named("deepseek").unwrap(),
-            };
-            let e = super::to_chat(&object, &target).unwrap_err();
+            let e = attempt(&body, "deepseek").unwrap_err();
             assert!(e.message().contains(field), "{}", e.message());
         }
     }

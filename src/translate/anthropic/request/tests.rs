@@ -368,8 +368,7 @@ fn many_tools(n: usize) -> Value {
 #[test]
 fn the_work_grows_with_the_body_not_faster() {
     let growth = crate::test_support::body_growth(many_tools, |object, n| {
-        let provider = Provider::named("deepseek").unwrap();
-        let target = Target { model: "m".into(), client_model: "m#deepseek", provider };
+        let target = crate::test_support::target("m", "m#deepseek", "deepseek");
         assert_eq!(super::to_chat(object, &target).unwrap().tools.len(), n);
     });
     assert!(growth < 30.0, "10× the tools and turns took {growth:.0}× the time");
