@@ -214,6 +214,11 @@ class FakeUpstream:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            # socketserver's default listen backlog is 5: a burst of more
+            # connections than that (ten requests' reports at once) overflows
+            # it, and the kernel's SYN retry comes a second later, which no
+            # real server's backlog would cost.
+            request_queue_size = 1024
 
             def handle_error(self, request, client_address):
                 pass  # a proxy that stops mid-body (413, aborts) is expected in these tests
