@@ -26,8 +26,12 @@ class Turn:
 
 
 def completion_reply(req: Recorded, turn: Turn, call_prefix: str = "call") -> Reply:
-    """The answer `turn` as OpenAI chat format, streamed if the request streams."""
+    """The answer `turn` as OpenAI chat format, streamed if the request
+    streams. `call_prefix` names its tool calls and the completion: a provider
+    gives each answer its own ids, and Claude Code takes answers with one id
+    for parts of one message."""
     body = req.json()
+    completion_id = f"chatcmpl-{call_prefix}"
     calls = [{"id": f"{call_prefix}_{i}", "type": "function",
               "function": {"name": c.name, "arguments": json.dumps(c.arguments)}} for i, c in enumerate(turn.calls)]
     finish = "tool_calls" if calls else "stop"
@@ -36,12 +40,12 @@ def completion_reply(req: Recorded, turn: Turn, call_prefix: str = "call") -> Re
         message = {"role": "assistant", "content": turn.text or None}
         if calls:
             message["tool_calls"] = calls
-        return Reply.json({"id": "chatcmpl-script", "object": "chat.completion", "created": 1,
+        return Reply.json({"id": completion_id, "object": "chat.completion", "created": 1,
                            "model": body.get("model"), "choices": [{"index": 0, "message": message,
                                                                     "finish_reason": finish}], "usage": usage})
 
     def chunk(delta=None, finish_reason=None, with_usage=False) -> bytes:
-        data = {"id": "chatcmpl-script", "object": "chat.completion.chunk", "created": 1, "model": body.get("model"),
+        data = {"id": completion_id, "object": "chat.completion.chunk", "created": 1, "model": body.get("model"),
                 "choices": [] if with_usage else [{"index": 0, "delta": delta or {}, "finish_reason": finish_reason}]}
         if with_usage:
             data["usage"] = usage

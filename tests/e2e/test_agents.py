@@ -387,16 +387,19 @@ def test_gemini_cli_natively_on_google_ai_studio(url, upstream, aepipe, host, tm
 
 
 def three_turns(tool: str, arguments) -> callable:
-    """Model: three tool calls, one per turn, each with reasoning, then an answer."""
+    """Model: three tool calls, one per turn, each with reasoning, then an
+    answer. Each turn's call has its own id, as a provider gives: Claude Code
+    takes a repeated id for the same call (scripted.completion_reply)."""
     def answer(req: Recorded):
         done = tool_results(req)
         if done < 3:
             return completion_reply(req, Turn(reasoning=f"Step {done + 1} of 3.",
-                                              calls=[ToolCall(tool, arguments(done + 1))]))
+                                              calls=[ToolCall(tool, arguments(done + 1))]), f"call{done + 1}")
         return completion_reply(req, Turn(reasoning="All done.", text="Three files written."))
     return answer
 
 
+@pytest.mark.smoke  # every host, as issue 24 asks
 def test_codex_on_deepseek_thinking_three_tool_turns(url, upstream, aepipe, host, tmp_path, trap):
     """The same rule through the Responses API: Codex returns reasoning items."""
     upstream.default = deepseek_thinking_rule(three_turns(
@@ -404,6 +407,20 @@ def test_codex_on_deepseek_thinking_three_tool_turns(url, upstream, aepipe, host
     events = run_codex(url, tmp_path, trap, "Write three files")
     assert [(tmp_path / f"work/step{n}.txt").read_text() for n in (1, 2, 3)] == ["1", "2", "3"]
     assert events[-1]["type"] == "turn.completed", events
+    last = upstream.requests[-1].json()["messages"]
+    assert [m["reasoning_content"] for m in last if m.get("tool_calls")] == ["Step 1 of 3.", "Step 2 of 3.", "Step 3 of 3."]
+    assert_all_answered(aepipe)
+
+
+@pytest.mark.smoke  # every host, as issue 24 asks
+def test_claude_code_on_deepseek_thinking_three_tool_turns(url, upstream, aepipe, host, tmp_path, trap):
+    """DeepSeek's thinking mode wants each tool-call turn's reasoning back:
+    Claude Code returns it as `thinking` blocks, the proxy as `reasoning_content`."""
+    upstream.default = deepseek_thinking_rule(three_turns(
+        "Bash", lambda n: {"command": f"printf '%s' {n} > step{n}.txt", "description": f"Write step {n}"}))
+    result = run_claude(url, tmp_path, trap, "Write three files", {"ANTHROPIC_MODEL": "deepseek-v4-pro#deepseek"})
+    assert result["result"] == "Three files written.", result
+    assert [(tmp_path / f"step{n}.txt").read_text() for n in (1, 2, 3)] == ["1", "2", "3"]
     last = upstream.requests[-1].json()["messages"]
     assert [m["reasoning_content"] for m in last if m.get("tool_calls")] == ["Step 1 of 3.", "Step 2 of 3.", "Step 3 of 3."]
     assert_all_answered(aepipe)
