@@ -178,8 +178,12 @@ mod tests {
 
     /// Both dialects' answers, by name.
     fn answers() -> [(&'static str, Box<dyn Answer>); 2] {
-        let context =
-            ResponsesContext { model: "m".into(), tools: ToolNames::default(), echo: Default::default() };
+        let context = ResponsesContext {
+            model: "m".into(),
+            tools: ToolNames::default(),
+            echo: Default::default(),
+            compacting: false,
+        };
         [
             ("messages", Box::new(MessageAnswer::new("m"))),
             ("responses", Box::new(ResponsesAnswer::new(context))),

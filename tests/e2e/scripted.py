@@ -25,7 +25,7 @@ class Turn:
     reasoning: str = ""
 
 
-def completion_reply(req: Recorded, turn: Turn, call_prefix: str = "call") -> Reply:
+def completion_reply(req: Recorded, turn: Turn, call_prefix: str = "call", prompt_tokens: int = 100) -> Reply:
     """The answer `turn` as OpenAI chat format, streamed if the request
     streams. `call_prefix` names its tool calls and the completion: a provider
     gives each answer its own ids, and Claude Code takes answers with one id
@@ -35,7 +35,7 @@ def completion_reply(req: Recorded, turn: Turn, call_prefix: str = "call") -> Re
     calls = [{"id": f"{call_prefix}_{i}", "type": "function",
               "function": {"name": c.name, "arguments": json.dumps(c.arguments)}} for i, c in enumerate(turn.calls)]
     finish = "tool_calls" if calls else "stop"
-    usage = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": 10, "total_tokens": prompt_tokens + 10}
     if not body.get("stream"):
         message = {"role": "assistant", "content": turn.text or None}
         if calls:

@@ -10,11 +10,14 @@
 //! a custom tool call `response.custom_tool_call_input.delta`… / `.done`; then
 //! `response.output_item.done`; last `response.completed` (or
 //! `response.incomplete`). A failure is an `error` event and `response.failed`.
+//! A compaction (the request asked for one) streams no text: its one
+//! `compaction` item comes whole before `response.completed`.
 //! Tool calls stay open until the response ends, so interleaved parallel calls
 //! stream live into their own items.
 
 use serde_json::{Value, json};
 
+use super::compaction::{MAX_SUMMARY, seal};
 use super::custom_input::CustomInput;
 use super::{ResponseState, ResponsesContext, item_id, response_id, status_of};
 use crate::translate::chat::Usage;
@@ -33,6 +36,8 @@ enum Kind {
         chat_name: String,
         custom: Option<Box<CustomInput>>,
     },
+    /// The summary a compaction asked for.
+    Compaction,
 }
 
 #[derive(Debug)]
@@ -57,12 +62,15 @@ pub struct ResponsesAnswer {
     open_text: Option<usize>,
     /// The item of each tool call, by its slot in the chat stream.
     calls: Vec<usize>,
+    /// A compaction's summary so far (`None`: not a compaction); past
+    /// [`MAX_SUMMARY`] it is over and the answer fails.
+    summary: Option<String>,
+    summary_over: bool,
 }
 
 impl ResponsesAnswer {
     pub fn new(context: ResponsesContext) -> Self {
         ResponsesAnswer {
-            context: Box::new(context),
             started: false,
             sequence: 0,
             id: String::new(),
@@ -70,6 +78,9 @@ impl ResponsesAnswer {
             items: Vec::new(),
             open_text: None,
             calls: Vec::new(),
+            summary: context.compacting.then(String::new),
+            summary_over: false,
+            context: Box::new(context),
         }
     }
 
@@ -122,6 +133,7 @@ impl ResponsesAnswer {
             Kind::Call { call_id, chat_name, .. } => {
                 self.context.call_item(&item.id, call_id, chat_name, &item.text, item.done)
             }
+            Kind::Compaction => compaction_item(&item.id, &item.text),
         }
     }
 
@@ -191,11 +203,13 @@ impl Answer for ResponsesAnswer {
     fn whole(&self, c: &Completion) -> Value {
         let id = response_id(c.id.as_deref());
         let mut output = Vec::new();
-        if let Some(text) = &c.reasoning {
+        if self.summary.is_some() {
+            output.push(compaction_item(&item_id("cmp", &id, 0), c.content.as_deref().unwrap_or_default()));
+        } else if let Some(text) = &c.reasoning {
             output.push(reasoning_item(&item_id("rs", &id, output.len()), text, true));
         }
         let mut parts = Vec::new();
-        if let Some(text) = &c.content {
+        if let Some(text) = c.content.as_ref().filter(|_| self.summary.is_none()) {
             parts.push(output_text(text));
         }
         if let Some(refusal) = &c.refusal {
@@ -204,7 +218,7 @@ impl Answer for ResponsesAnswer {
         if !parts.is_empty() {
             output.push(message_item(&item_id("msg", &id, output.len()), parts, true));
         }
-        for call in &c.tool_calls {
+        for call in c.tool_calls.iter().filter(|_| self.summary.is_none()) {
             let index = output.len();
             let call_id = call.id.as_deref().map_or_else(|| item_id("call", &id, index), str::to_owned);
             let prefix = if self.context.tools.by_chat_name(&call.name).custom { "ctc" } else { "fc" };
@@ -231,6 +245,14 @@ impl Answer for ResponsesAnswer {
 
     fn text(&mut self, kind: TextKind, text: &str, out: &mut Vec<u8>) {
         self.begin(out);
+        if let Some(summary) = &mut self.summary {
+            match kind {
+                TextKind::Reasoning => {}
+                _ if summary.len() + text.len() > MAX_SUMMARY => self.summary_over = true,
+                TextKind::Answer => summary.push_str(text),
+            }
+            return;
+        }
         let reasoning = kind == TextKind::Reasoning;
         let open = self.open_text.filter(|&i| matches!(self.items[i].kind, Kind::Reasoning) == reasoning);
         let index = match open {
@@ -264,6 +286,9 @@ impl Answer for ResponsesAnswer {
 
     fn tool_start(&mut self, slot: usize, id: Option<&str>, name: &str, out: &mut Vec<u8>) {
         self.begin(out);
+        if self.summary.is_some() {
+            return; // a compaction calls no tool
+        }
         self.close_text(out);
         let call_id = id.map_or_else(|| item_id("call", &self.id, self.items.len()), str::to_owned);
         let custom = self.context.tools.by_chat_name(name).custom.then(|| Box::new(CustomInput::default()));
@@ -298,6 +323,22 @@ impl Answer for ResponsesAnswer {
 
     fn complete(&mut self, end: StreamEnd, out: &mut Vec<u8>) {
         self.begin(out);
+        if let Some(summary) = self.summary.take() {
+            let why = match summary.trim().is_empty() {
+                _ if self.summary_over => Some("the compaction summary is over 256 KiB"),
+                true => Some("the model gave no compaction summary"),
+                false => None,
+            };
+            if let Some(message) = why {
+                return self.fail(StreamError { status: None, message, usage: end.usage }, out);
+            }
+            let index = self.items.len();
+            let id = item_id("cmp", &self.id, index);
+            self.items.push(Item { id, kind: Kind::Compaction, text: summary, done: true });
+            let item = self.item_json(&self.items[index]);
+            self.emit(out, "response.output_item.added", json!({"output_index": index, "item": item}));
+            self.emit(out, "response.output_item.done", json!({"output_index": index, "item": item}));
+        }
         self.close_items(out);
         let state = status_of(end.finish_reason);
         let response = self.response(state, None, Some(end.usage));
@@ -313,6 +354,11 @@ impl Answer for ResponsesAnswer {
         let response = self.response(("failed", None), Some(error), Some(usage));
         self.emit(out, "response.failed", json!({"response": response}));
     }
+}
+
+/// A `compaction` item holding `summary`.
+fn compaction_item(id: &str, summary: &str) -> Value {
+    json!({"type": "compaction", "id": id, "encrypted_content": seal(summary)})
 }
 
 /// An `output_text` content part.
@@ -359,7 +405,7 @@ mod tests {
         ]);
         let mut echo = Map::new();
         echo.insert("tool_choice".into(), "auto".into());
-        ResponsesContext { model: "m#deepseek".into(), tools, echo }
+        ResponsesContext { model: "m#deepseek".into(), tools, echo, compacting: false }
     }
 
     fn whole(completion: Value) -> Value {

@@ -7,6 +7,7 @@
 //! - [`answer::ResponsesAnswer`]: the answer, whole or streamed.
 
 pub mod answer;
+pub mod compaction;
 mod custom_input;
 pub mod request;
 mod tools;
@@ -65,6 +66,9 @@ pub struct ResponsesContext {
     /// Request fields echoed in every `response` object (`instructions`,
     /// `tools`, `tool_choice`, `temperature`, …).
     pub echo: Map<String, Value>,
+    /// The request asked for a compaction: the answer is one `compaction`
+    /// item ([`compaction`]).
+    pub compacting: bool,
 }
 
 /// One Responses tool offered to the chat model as a function.

@@ -9,7 +9,9 @@
 //! `metadata`, `store`, `reasoning`, `text`, `truncation`. Dropped: hosted tools
 //! (the proxy cannot run them), `reasoning` items, `include`, `prompt_cache_key`,
 //! `service_tier`, `top_logprobs`, `max_tool_calls`, `context_management`,
-//! `client_metadata`. Refused (400, naming the field): what needs state the
+//! `client_metadata`. A `compaction_trigger` item asks for a summary, and a
+//! `compaction` item the proxy made comes back as context ([`compaction`]).
+//! Refused (400, naming the field): what needs state the
 //! proxy does not keep (`previous_response_id`, `conversation`, `prompt`,
 //! `background`, `item_reference` items), and content no chat provider takes
 //! (files, audio, images by file id).
@@ -19,12 +21,13 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+use super::compaction;
 use super::tools::{tool_choice, tools};
 use super::{ResponsesContext, ToolNames};
 use crate::errors::ProxyError;
 use crate::json::{Json, Object, quoted};
 use crate::translate::chat::request::{
-    AssistantTurn, ChatRequest, Content, ImageUrl, Message, Part, ToolCall,
+    AssistantTurn, ChatRequest, Content, ImageUrl, Message, Part, ToolCall, ToolChoice,
 };
 use crate::translate::{Target, bad};
 
@@ -52,6 +55,7 @@ pub fn to_chat<'a>(
         awaiting: BTreeSet::new(),
         held: Vec::new(),
         reasoning: String::new(),
+        compact: false,
     };
     if let Some(instructions) = request.str("instructions").filter(|i| !i.is_empty()) {
         conversation.messages.push(Message::System { content: instructions });
@@ -73,6 +77,12 @@ pub fn to_chat<'a>(
             conversation.release_held();
         }
         Some(_) => return Err(bad("input: must be a string or an array of input items")),
+    }
+    let compacting = conversation.compact;
+    if compacting {
+        conversation
+            .messages
+            .push(Message::User { content: Content::Text(Cow::Borrowed(compaction::PROMPT)) });
     }
     let messages = conversation.messages;
     if messages.is_empty() {
@@ -96,13 +106,18 @@ pub fn to_chat<'a>(
     let (tools, choice) = tool_choice(request.get("tool_choice"), tools, &names)?;
     if !tools.is_empty() {
         out.tools = tools;
-        out.tool_choice = choice;
+        // A summary is asked for: the tools stay (the prompt cache), none is called.
+        out.tool_choice = if compacting { Some(ToolChoice::Mode("none")) } else { choice };
     }
     if request.bool("stream") == Some(true) {
         out.streaming();
     }
-    let context =
-        ResponsesContext { model: target.client_model.to_owned(), tools: names, echo: echo(request) };
+    let context = ResponsesContext {
+        model: target.client_model.to_owned(),
+        tools: names,
+        echo: echo(request),
+        compacting,
+    };
     Ok((out, context))
 }
 
@@ -142,6 +157,8 @@ struct Conversation<'a, 'n> {
     held: Vec<Message<'a>>,
     /// Reasoning items' text, for the assistant turn that follows them.
     reasoning: String,
+    /// A `compaction_trigger` item was seen.
+    compact: bool,
 }
 
 impl<'a> Conversation<'a, '_> {
@@ -189,8 +206,19 @@ impl<'a> Conversation<'a, '_> {
                 }
                 Ok(())
             }
-            // Compaction, and hosted tools' calls and outputs: no content a
-            // chat provider can take.
+            Some("compaction_trigger") => {
+                self.compact = true;
+                Ok(())
+            }
+            // A summary the proxy made is context; anything else (OpenAI's
+            // encrypted state) stays with the provider that made it.
+            Some("compaction") => {
+                if let Some(text) = item.str("encrypted_content").and_then(|c| compaction::context(&c)) {
+                    self.push(Message::User { content: Content::Text(Cow::Owned(text)) });
+                }
+                Ok(())
+            }
+            // Hosted tools' calls and outputs: no content a chat provider can take.
             _ => Ok(()),
         }
     }
@@ -225,11 +253,16 @@ impl<'a> Conversation<'a, '_> {
             self.messages.push(message);
             return Ok(());
         }
+        self.push(message);
+        Ok(())
+    }
+
+    /// A user or system message: after the tool outputs still awaited.
+    fn push(&mut self, message: Message<'a>) {
         match self.awaiting.is_empty() {
             true => self.messages.push(message),
             false => self.held.push(message),
         }
-        Ok(())
     }
 
     /// Adds a call to the latest assistant message when it is the turn being
