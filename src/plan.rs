@@ -36,6 +36,9 @@ impl Mode {
 pub const MODE_HEADER: &str = "x-apex-ai-proxy-mode";
 /// The upstream a response came from (or was meant to), as `host[:port]`.
 pub const UPSTREAM_HEADER: &str = "x-apex-ai-proxy-upstream";
+/// Tools the client offered that the provider could not be given (server
+/// tools such as Anthropic's `web_search`), comma-separated.
+pub const UNAVAILABLE_TOOLS_HEADER: &str = "x-apex-ai-proxy-unavailable-tools";
 
 /// What the proxy decided about a request: for the response side and reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +55,9 @@ pub struct RouteInfo {
     pub stream: bool,
     /// The upstream's authority.
     pub upstream_host: String,
+    /// Tools the client offered that the translated request could not carry
+    /// (comma-separated names; empty: none).
+    pub unavailable_tools: String,
 }
 
 impl RouteInfo {
@@ -63,6 +69,11 @@ impl RouteInfo {
             && !self.upstream_host.is_empty()
         {
             headers.insert(HeaderName::from_static(UPSTREAM_HEADER), host);
+        }
+        if let Ok(tools) = HeaderValue::from_str(&self.unavailable_tools)
+            && !self.unavailable_tools.is_empty()
+        {
+            headers.insert(HeaderName::from_static(UNAVAILABLE_TOOLS_HEADER), tools);
         }
     }
 }

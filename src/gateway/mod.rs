@@ -144,7 +144,7 @@ impl Pending {
             upstream_model: model_ref.model.clone(),
             endpoint_type: self.endpoint.name().to_owned(),
             stream: body.stream(),
-            upstream_host: String::new(),
+            ..RouteInfo::default()
         };
         let provider = model_ref.provider;
         // The provider's own API, when the endpoint is its dialect.
@@ -184,6 +184,7 @@ impl Pending {
                 let url = chat_url(cfg, &base, model_ref)?;
                 let target = Target { model: provider.body_model(&model_ref.model), client_model, provider };
                 let (chat, answer) = dialect.to_chat(&body.object(), &target)?;
+                info.unavailable_tools = chat.unavailable_tools.join(",");
                 // The translated body is about as long as the client's: sized once, not regrown.
                 let room = body.as_bytes().len() + body.as_bytes().len() / 16;
                 let bytes = crate::json::to_bytes_within(&chat.for_provider(&provider.quirks), room);

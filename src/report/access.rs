@@ -71,6 +71,7 @@ pub fn line(settings: &LogSettings, view: &View, unix_ms: u64) -> Option<String>
                 ("failed_side", json!(failure.map(|(side, _)| side))),
                 ("failure", json!(failure.map(|(_, why)| capped(why, PATH_CAP)))),
                 ("attempts", json!(attempts(view.attempts))),
+                ("unavailable_tools", json!(capped(&i.unavailable_tools, PATH_CAP))),
             ];
             let body: Vec<String> =
                 fields.iter().map(|(name, value)| format!("\"{name}\":{value}")).collect();
@@ -101,6 +102,9 @@ pub fn line(settings: &LogSettings, view: &View, unix_ms: u64) -> Option<String>
             );
             if !view.attempts.is_empty() {
                 line.push_str(&format!(" attempts={}", token(&attempts(view.attempts), PATH_CAP)));
+            }
+            if !i.unavailable_tools.is_empty() {
+                line.push_str(&format!(" unavailable_tools={}", token(&i.unavailable_tools, PATH_CAP)));
             }
             if let Some((side, why)) = failure {
                 line.push_str(&format!(" failed={side}: {}", escaped(&capped(why, PATH_CAP), false)));
@@ -284,6 +288,20 @@ mod tests {
             (out["status"].clone(), out["failed_side"].clone()),
             (json!(200), serde_json::Value::Null)
         );
+    }
+
+    #[test]
+    fn tools_the_provider_could_not_be_given_are_said_in_both_formats() {
+        let info = RouteInfo { unavailable_tools: "web_search,web_fetch".into(), ..info() };
+        let text = line(&LogSettings::default(), &view(&info, None), 0).unwrap();
+        assert!(text.ends_with(" id=abc unavailable_tools=web_search,web_fetch"), "{text}");
+        let json = LogSettings { format: LogFormat::Json, ..LogSettings::default() };
+        let out: serde_json::Value =
+            serde_json::from_str(&line(&json, &view(&info, None), 0).unwrap()).unwrap();
+        assert_eq!(out["unavailable_tools"], "web_search,web_fetch");
+        let mut headers = http::HeaderMap::new();
+        info.stamp(&mut headers);
+        assert_eq!(headers["x-apex-ai-proxy-unavailable-tools"], "web_search,web_fetch");
     }
 
     #[test]

@@ -127,6 +127,9 @@ struct RawEntry<'a> {
     /// Every model tried, when the request had fallbacks (else left out).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     attempts: &'a [crate::gateway::fallback::Attempt],
+    /// Tools the client offered that the provider could not be given (else left out).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    unavailable_tools: &'a str,
 }
 
 /// The `raw` payload, `{"logs": [entry]}`, serialized straight from the facts.
@@ -173,6 +176,7 @@ pub fn raw_payload(
         response_body: response.text(),
         failed_side: v.failed.map_or("", |(side, _)| side.as_str()),
         attempts: v.attempts,
+        unavailable_tools: &v.info.unavailable_tools,
     };
     to_bytes(&Logs { logs: [entry] })
 }

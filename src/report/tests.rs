@@ -41,6 +41,7 @@ fn gateway_record(model: &str) -> Vec<AepipeCall> {
         endpoint_type: "chat_completions".into(),
         stream: true,
         upstream_host: "gateway.example".into(),
+        unavailable_tools: String::new(),
     });
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("text/event-stream"));

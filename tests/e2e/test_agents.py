@@ -471,3 +471,35 @@ def test_codex_compacts_remotely_on_a_translated_model(url, upstream, aepipe, ho
     assert after and all(any(summary in str(m.get("content")) for m in r.json()["messages"]) for r in after)
     # Codex's WebSocket tries come first: a 405, and Codex goes on over HTTPS.
     assert_all_answered(aepipe, but=("GET /v1/responses", 405))
+
+
+@pytest.mark.smoke  # every host, as issue 24 asks
+def test_claude_code_web_search_on_a_translated_provider_says_it_is_unavailable(proxies, upstream, aepipe, host,
+                                                                               tmp_path, trap):
+    """Claude Code's WebSearch asks for Anthropic's server tool `web_search`,
+    which a chat provider cannot run: the request still works, the model is
+    told (a system note), and the response, the log line and the report say so."""
+    proxy = proxies.get(host, "report")
+    unavailable = "because only Anthropic's API runs them: web_search."
+
+    def answer(req: Recorded):
+        messages = req.json()["messages"]
+        if unavailable in str(messages[0].get("content")):
+            return completion_reply(req, Turn(text="Web search is unavailable here; nothing was searched."), "ws")
+        if tool_results(req) == 0:
+            return completion_reply(req, Turn(calls=[ToolCall("WebSearch", {"query": "apex ai proxy"})]), "c1")
+        return completion_reply(req, Turn(text="Told you."), "end")
+
+    upstream.default = answer
+    result = run_claude(proxy.url, tmp_path, trap, "Search the web for apex ai proxy",
+                        {"ANTHROPIC_MODEL": "deepseek-v4-pro#deepseek"}, tools="WebSearch")
+    assert result["result"] == "Told you."
+    searches = [r for r in upstream.requests if unavailable in str(r.json()["messages"][0].get("content"))]
+    assert len(searches) == 1 and "tools" not in searches[0].json(), "the one search request, without the tool"
+    assert_all_answered(aepipe)
+    raws = [e for r in aepipe.requests if r.path.endswith("/raw/log") for e in r.json()["logs"]]
+    said = [e for e in raws if e.get("unavailable_tools")]
+    assert [e["unavailable_tools"] for e in said] == ["web_search"], "the report says it, for that request only"
+    headers = {k.lower(): v for k, v in said[0]["response_headers"].items()}
+    assert headers["x-apex-ai-proxy-unavailable-tools"] == "web_search"
+    assert "unavailable_tools=web_search" in proxy.log_text()

@@ -5,7 +5,8 @@
 //! `thinking` setting (every type), `output_config.effort`,
 //! `context_management`, `container`, `mcp_servers`, `service_tier`, `speed`,
 //! `top_k`, `cache_control` anywhere, server tools and Anthropic-defined tools
-//! (those without an `input_schema`), server tool blocks, PDF documents, and
+//! (those without an `input_schema`: the model is told they are unavailable
+//! and the response says so), server tool blocks, PDF documents, and
 //! block types with no content to carry. Text documents and search results
 //! become text; `system` turns inside `messages` become `system` messages in
 //! place; deferred tools (`defer_loading`) are offered once a `tool_reference`
@@ -53,10 +54,34 @@ pub fn to_chat<'a>(request: &Object<'a>, target: &Target) -> Result<ChatRequest<
         out.response_format = Some(json!({"type": "json_schema", "json_schema": format}));
     }
     tools(request, &referenced_tools, &mut out);
+    if !out.unavailable_tools.is_empty() {
+        say_unavailable(&mut out);
+    }
     if request.bool("stream") == Some(true) {
         out.streaming();
     }
     Ok(out)
+}
+
+/// Tells the model that the tools the client offered but the provider cannot
+/// run are not there, so it does not make up their results (a search that
+/// never ran; docs/translation.md, "Messages"): added to the first system
+/// message, where every provider takes it.
+fn say_unavailable(out: &mut ChatRequest) {
+    let note = unavailable_note(&out.unavailable_tools);
+    match out.messages.first_mut() {
+        Some(Message::System { content }) => *content = Cow::Owned(format!("{content}\n\n{note}")),
+        _ => out.messages.insert(0, Message::System { content: Cow::Owned(note) }),
+    }
+}
+
+fn unavailable_note(tools: &[Cow<str>]) -> String {
+    format!(
+        "Note: these tools are not available with this model, because only Anthropic's API runs \
+         them: {}. Nothing was searched, fetched or run through them for this request; do not \
+         answer as if it had been, say that the tool is unavailable.",
+        tools.join(", ")
+    )
 }
 
 /// The chat messages being built, in the client's order.
@@ -316,7 +341,12 @@ fn tools<'a>(request: &Object<'a>, referenced: &BTreeSet<Cow<'a, str>>, out: &mu
         let custom = matches!(tool.kind().as_deref(), None | Some("custom"));
         let deferred = tool.bool("defer_loading") == Some(true);
         let name = tool.str("name").unwrap_or_default();
-        let Some(schema) = tool.get("input_schema").filter(|_| custom) else { continue };
+        let Some(schema) = tool.get("input_schema").filter(|_| custom) else {
+            // A server tool (web search, fetch, code execution) or an
+            // Anthropic-defined one: nothing a chat provider can run.
+            out.unavailable_tools.push(if name.is_empty() { tool.kind().unwrap_or_default() } else { name });
+            continue;
+        };
         if deferred && !referenced.contains(&name) {
             continue;
         }

@@ -14,6 +14,10 @@ use crate::providers::Quirks;
 /// A chat-completions request.
 #[derive(Debug, Default, Serialize)]
 pub struct ChatRequest<'a> {
+    /// Tools the client offered that this request cannot carry (server
+    /// tools): said in the response, never sent.
+    #[serde(skip)]
+    pub unavailable_tools: Vec<Cow<'a, str>>,
     pub model: String,
     pub messages: Vec<Message<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]

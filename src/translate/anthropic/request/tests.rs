@@ -18,6 +18,12 @@ fn to_openai(request: &Value, model: &str, provider: &str) -> Result<Value, Prox
 const STREAM_USAGE: &str = "openai";
 const NO_STREAM_USAGE: &str = "mistral";
 
+/// The system note for tools the provider cannot be given.
+fn note(tools: &[&str]) -> String {
+    let tools: Vec<std::borrow::Cow<str>> = tools.iter().map(|t| (*t).into()).collect();
+    super::unavailable_note(&tools)
+}
+
 fn translate(request: Value) -> Value {
     to_openai(&request, "openai/gpt-5.5", STREAM_USAGE).unwrap()
 }
@@ -72,7 +78,7 @@ fn full_conversation_with_tools_and_images() {
             "tool_choice": "auto",
             "parallel_tool_calls": false,
             "messages": [
-                {"role": "system", "content": "Be brief.\n\nUse tools."},
+                {"role": "system", "content": format!("Be brief.\n\nUse tools.\n\n{}", note(&["web_search"]))},
                 {"role": "user", "content": [
                     {"type": "text", "text": "What is this and the weather?"},
                     {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,QUJD"}},
@@ -240,6 +246,7 @@ fn fields_without_an_openai_place_are_dropped() {
             "model": "openai/gpt-5.5", "max_tokens": 100,
             "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}, "strict": true}}],
             "messages": [
+                {"role": "system", "content": note(&["bash", "web_search"])},
                 {"role": "user", "content": "q"},
                 {"role": "assistant", "content": "a"},
                 {"role": "user", "content": "next"}
