@@ -2,7 +2,8 @@
 //! recorded-shape chat stream with `reasoning_content` goes to the client in
 //! its dialect; the client's next request holds that turn as the client
 //! assembled it from the events (Messages `thinking` block, Responses
-//! `reasoning` item) and a tool result; translated for DeepSeek, the
+//! `reasoning` item, Gemini's `thoughtSignature` on the call, thoughts
+//! dropped as Gemini CLI does) and a tool result; translated for DeepSeek, the
 //! assistant turn carries the streamed reasoning back as `reasoning_content`,
 //! for a provider without the rule it does not.
 #![allow(clippy::unwrap_used, clippy::panic)]
@@ -12,6 +13,7 @@ use std::path::Path;
 use apex_ai_proxy::json::Json;
 use apex_ai_proxy::providers::Provider;
 use apex_ai_proxy::translate::anthropic::MESSAGES;
+use apex_ai_proxy::translate::gemini::STREAM;
 use apex_ai_proxy::translate::responses::RESPONSES;
 use apex_ai_proxy::translate::stream::Translation;
 use apex_ai_proxy::translate::{Dialect, Target};
@@ -165,4 +167,30 @@ fn responses_reasoning_items_go_back_as_reasoning_content() {
         next["input"] = Value::Array(input);
         check(name, &RESPONSES, &next, &sse);
     }
+}
+
+#[test]
+fn gemini_signatures_go_back_as_reasoning_content() {
+    // Only a turn with a call has a part to sign.
+    let name = "reasoning_then_tool";
+    let sse = fixture(name);
+    let first = json!({"contents": [{"role": "user", "parts": [{"text": "Weather in Paris?"}]}],
+        "tools": [{"functionDeclarations": [{"name": "get_weather", "parameters": {"type": "object"}}]}]});
+    // Gemini CLI's history: the model's parts without thoughts, signatures kept.
+    let parts: Vec<Value> = client_stream(&STREAM, &first, &sse)
+        .iter()
+        .flat_map(|e| e["candidates"][0]["content"]["parts"].as_array().cloned().unwrap_or_default())
+        .filter(|p| p["thought"] != true)
+        .collect();
+    assert!(parts.iter().any(|p| p["thoughtSignature"].is_string()), "{parts:?}");
+    let response = json!({"functionResponse": {"name": "get_weather", "response": {"temp": 18}}});
+    let mut next = first.clone();
+    next["contents"] = json!([first["contents"][0], {"role": "model", "parts": parts},
+                              {"role": "user", "parts": [response]}]);
+    let assistant = |provider| {
+        let body = upstream_body(&STREAM, &next, provider);
+        body["messages"].as_array().unwrap().iter().rfind(|m| m["role"] == "assistant").cloned().unwrap()
+    };
+    assert_eq!(assistant("deepseek")["reasoning_content"], streamed_reasoning(&sse), "{name}: carried back");
+    assert!(assistant("openai").get("reasoning_content").is_none(), "{name}: not sent where not wanted");
 }

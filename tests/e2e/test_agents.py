@@ -503,3 +503,20 @@ def test_claude_code_web_search_on_a_translated_provider_says_it_is_unavailable(
     headers = {k.lower(): v for k, v in said[0]["response_headers"].items()}
     assert headers["x-apex-ai-proxy-unavailable-tools"] == "web_search"
     assert "unavailable_tools=web_search" in proxy.log_text()
+
+
+@pytest.mark.smoke  # every host
+@pytest.mark.skipif(not GEMINI.exists(), reason="Gemini CLI is not installed: run scripts/setup.sh test")
+def test_gemini_cli_on_deepseek_thinking_three_tool_turns(url, upstream, aepipe, host, tmp_path, trap):
+    """Gemini CLI keeps no thoughts in its history, only each call's
+    `thoughtSignature`: the proxy signs the call with the turn's reasoning
+    and carries it back to DeepSeek as `reasoning_content`."""
+    work = tmp_path / "work"
+    upstream.default = deepseek_thinking_rule(three_turns(
+        "write_file", lambda n: {"file_path": str(work / f"step{n}.txt"), "content": str(n)}))
+    result = run_gemini(url, tmp_path, trap, "Write three files", "deepseek-v4-pro@deepseek")
+    assert [(work / f"step{n}.txt").read_text() for n in (1, 2, 3)] == ["1", "2", "3"]
+    assert "Three files written." in result["response"]
+    last = upstream.requests[-1].json()["messages"]
+    assert [m["reasoning_content"] for m in last if m.get("tool_calls")] == ["Step 1 of 3.", "Step 2 of 3.", "Step 3 of 3."]
+    assert_all_answered(aepipe)

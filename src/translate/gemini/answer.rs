@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use super::signature::{MAX_SIGNED, sign};
 use super::{ERRORS, Framing, finish_reason};
 use crate::errors::ErrorShape;
 use crate::translate::anthropic::tool_input;
@@ -24,11 +25,28 @@ pub struct GeminiAnswer {
     sent: usize,
     /// Calls whose arguments are still coming: (name, arguments so far).
     calls: Vec<Option<(String, String)>>,
+    /// The turn's reasoning, for the first call's `thoughtSignature`, when
+    /// the provider wants it back (`None`: it does not, or it was signed or
+    /// over [`MAX_SIGNED`]).
+    reasoning: Option<String>,
 }
 
 impl GeminiAnswer {
     pub fn new(model: &str, framing: Framing) -> GeminiAnswer {
-        GeminiAnswer { model: model.to_owned(), id: String::new(), framing, sent: 0, calls: Vec::new() }
+        GeminiAnswer {
+            model: model.to_owned(),
+            id: String::new(),
+            framing,
+            sent: 0,
+            calls: Vec::new(),
+            reasoning: None,
+        }
+    }
+
+    /// Signs the turn's first call with its reasoning (signature.rs).
+    pub fn signing_reasoning(mut self) -> GeminiAnswer {
+        self.reasoning = Some(String::new());
+        self
     }
 
     fn response(&self, parts: Vec<Value>, finish: Option<&str>, usage: Option<Usage>) -> Value {
@@ -63,9 +81,26 @@ impl GeminiAnswer {
         self.sent += 1;
     }
 
-    /// The calls whose arguments are complete, as parts.
+    /// The calls whose arguments are complete, as parts; the first of the
+    /// turn signed with its reasoning.
     fn calls_done(&mut self) -> Vec<Value> {
-        self.calls.iter_mut().filter_map(Option::take).map(|(name, args)| call_part(&name, &args)).collect()
+        let mut parts: Vec<Value> = self
+            .calls
+            .iter_mut()
+            .filter_map(Option::take)
+            .map(|(name, args)| call_part(&name, &args))
+            .collect();
+        if let Some(first) = parts.first_mut() {
+            signed(first, self.reasoning.take().as_deref());
+        }
+        parts
+    }
+}
+
+/// `part` with the `thoughtSignature` for `reasoning`, if there is any.
+fn signed(part: &mut Value, reasoning: Option<&str>) {
+    if let Some(reasoning) = reasoning.filter(|r| !r.is_empty()) {
+        part["thoughtSignature"] = sign(reasoning).into();
     }
 }
 
@@ -99,7 +134,11 @@ impl Answer for GeminiAnswer {
         if let Some(text) = c.content.as_ref().or(c.refusal.as_ref()) {
             parts.push(json!({"text": text}));
         }
+        let first_call = parts.len();
         parts.extend(c.tool_calls.iter().map(|call| call_part(&call.name, &call.arguments)));
+        if let Some(first) = parts.get_mut(first_call).filter(|_| self.reasoning.is_some()) {
+            signed(first, c.reasoning.as_deref().filter(|r| r.len() <= MAX_SIGNED));
+        }
         let mut answer = GeminiAnswer::new(&self.model, self.framing);
         answer.id = super::super::id_from_upstream("gen", c.id.as_deref());
         answer.response(parts, Some(c.finish_reason.as_deref().unwrap_or("stop")), Some(c.usage))
@@ -110,6 +149,12 @@ impl Answer for GeminiAnswer {
     }
 
     fn text(&mut self, kind: TextKind, text: &str, out: &mut Vec<u8>) {
+        if let (TextKind::Reasoning, Some(reasoning)) = (kind, &mut self.reasoning) {
+            match reasoning.len() + text.len() > MAX_SIGNED {
+                true => self.reasoning = None,
+                false => reasoning.push_str(text),
+            }
+        }
         let part = match kind {
             TextKind::Reasoning => json!({"text": text, "thought": true}),
             TextKind::Answer => json!({"text": text}),

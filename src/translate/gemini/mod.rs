@@ -10,6 +10,7 @@
 
 pub mod answer;
 pub mod request;
+mod signature;
 
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -94,7 +95,11 @@ impl Dialect for Gemini {
             chat.streaming();
         }
         let framing = self.stream.unwrap_or(Framing::Events);
-        Ok((chat, Box::new(answer::GeminiAnswer::new(target.client_model, framing))))
+        let mut answer = answer::GeminiAnswer::new(target.client_model, framing);
+        if target.provider.quirks.reasoning_back {
+            answer = answer.signing_reasoning();
+        }
+        Ok((chat, Box::new(answer)))
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::json;
 
+use super::signature;
 use crate::errors::ProxyError;
 use crate::json::{Json, Object, quoted};
 use crate::translate::Target;
@@ -39,7 +40,12 @@ pub fn to_chat<'a>(request: &Object<'a>, target: &Target) -> Result<ChatRequest<
             Some("model") => {
                 let mut calls = Vec::new();
                 let mut text = String::new();
+                let mut reasoning = String::new();
                 for part in parts.iter().filter_map(|p| p.object()) {
+                    if let Some(carried) = part.str("thoughtSignature").and_then(|s| signature::reasoning(&s))
+                    {
+                        reasoning.push_str(&carried);
+                    }
                     if let Some(call) = part.object("functionCall") {
                         let name = call
                             .str("name")
@@ -53,7 +59,7 @@ pub fn to_chat<'a>(request: &Object<'a>, target: &Target) -> Result<ChatRequest<
                         text.push_str(&part.str("text").unwrap_or_default());
                     }
                 }
-                chat.messages.push(Message::assistant(text, calls));
+                chat.messages.push(Message::assistant(text, calls).with_reasoning(reasoning));
             }
             Some("user") | None => {
                 let mut user = Vec::new();
