@@ -36,6 +36,9 @@ impl Mode {
 pub const MODE_HEADER: &str = "x-apex-ai-proxy-mode";
 /// The upstream a response came from (or was meant to), as `host[:port]`.
 pub const UPSTREAM_HEADER: &str = "x-apex-ai-proxy-upstream";
+/// The proxy's version, on the answers it makes itself (`/healthz`, its
+/// errors, model lists, token estimates).
+pub const VERSION_HEADER: &str = "x-apex-ai-proxy-version";
 /// Tools the client offered that the provider could not be given (server
 /// tools such as Anthropic's `web_search`), comma-separated.
 pub const UNAVAILABLE_TOOLS_HEADER: &str = "x-apex-ai-proxy-unavailable-tools";
@@ -144,6 +147,7 @@ pub fn json_reply(status: StatusCode, body: Vec<u8>) -> Reply {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
+    headers.insert(VERSION_HEADER, HeaderValue::from_static(crate::VERSION));
     apply_cors(headers);
     response
 }

@@ -65,6 +65,15 @@ impl Pending {
     }
 }
 
+/// `/healthz`: the version and which behaviours this configuration enables
+/// (docs/operations.md, "Health"). Never a secret, a URL or a model name.
+fn health(cfg: &Config) -> String {
+    let gateway = cfg.account_id.is_some() && cfg.gateway_id.is_some() && cfg.gateway_token.is_some();
+    let reporting = cfg.aepipe_base_url.is_some() && cfg.aepipe_token.is_some();
+    let modes = json!({"gateway": gateway, "passthrough": true, "reporting": reporting});
+    json!({"status": "ok", "version": crate::VERSION, "modes": modes}).to_string()
+}
+
 /// Plans a request from its head.
 pub fn plan(cfg: &Config, head: &Parts) -> Plan {
     if head.method == Method::OPTIONS {
@@ -72,8 +81,7 @@ pub fn plan(cfg: &Config, head: &Parts) -> Plan {
     }
     let path = head.uri.path();
     if path == "/healthz" && head.method == Method::GET {
-        let body = json!({"status": "ok", "version": crate::VERSION}).to_string();
-        return Plan::Respond(json_reply(StatusCode::OK, body.into_bytes()));
+        return Plan::Respond(json_reply(StatusCode::OK, health(cfg).into_bytes()));
     }
     let shape = shape_of(head);
     match plan_routed(cfg, head, shape) {

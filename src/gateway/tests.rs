@@ -172,7 +172,15 @@ fn local_answers() {
     assert_eq!(e.status(), 204);
     assert_eq!(e.headers()["access-control-allow-origin"], "*");
     let e = run(&c, &head("GET", "/healthz", &[]), b"").unwrap_err();
-    assert_eq!(reply_json(&e), json!({"status":"ok","version": crate::VERSION}));
+    let modes = json!({"gateway": true, "passthrough": true, "reporting": false});
+    assert_eq!(reply_json(&e), json!({"status": "ok", "version": crate::VERSION, "modes": modes}));
+    assert_eq!(e.headers()["x-apex-ai-proxy-version"], crate::VERSION, "on the proxy's own answers");
+    let bare = config(&[("AEPIPE_BASE_URL", "https://aepipe.example"), ("AEPIPE_TOKEN", "t")]);
+    let e = run(&bare, &head("GET", "/healthz", &[]), b"").unwrap_err();
+    assert_eq!(reply_json(&e)["modes"], json!({"gateway": false, "passthrough": true, "reporting": true}));
+    assert!(!String::from_utf8_lossy(e.body()).contains("aepipe.example"), "no URL, no secret");
+    let e = run(&c, &post("/v1/embeddings", &[]), b"{}").unwrap_err();
+    assert_eq!(e.headers()["x-apex-ai-proxy-version"], crate::VERSION, "errors too");
 }
 
 #[test]

@@ -1,12 +1,14 @@
 """What the proxy answers by itself (docs/design.md): preflight, health, bad routes and
 methods, body limits, upstream failures; and that it keeps serving after each."""
 
+import tomllib
+
 import pytest
 
 from client import call
 from conftest import GATEWAY_TOKEN
 from fake_upstream import Reply
-from hosts import free_port
+from hosts import ROOT, free_port
 
 AUTH = {"authorization": f"Bearer {GATEWAY_TOKEN}"}
 CORS_HEADERS = ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta",
@@ -32,9 +34,13 @@ def test_preflight(url, upstream, host):
 def test_healthz(url, host):
     r = call(url, "GET", "/healthz")
     assert r.status == 200
-    assert r.json()["status"] == "ok"
-    assert r.json()["version"]
+    version = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
+    # The main profile: gateway settings, no aepipe.
+    assert r.json() == {"status": "ok", "version": version,
+                        "modes": {"gateway": True, "passthrough": True, "reporting": False}}
+    assert r.header("x-apex-ai-proxy-version") == version
     assert r.header("access-control-allow-origin") == "*"
+    assert call(url, "POST", "/v1/embeddings", AUTH, {}).header("x-apex-ai-proxy-version") == version
 
 
 def test_not_found_and_method_not_allowed(url):
