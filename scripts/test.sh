@@ -2,7 +2,8 @@
 # Sets up and runs every test: formatting and lints, the core's unit tests
 # (native), then the end-to-end suite against the built component on
 # wasmtime serve (full) and jco serve (smoke subset), and against the Cloudflare
-# Worker build in workerd (full).
+# Worker build in workerd (full); the release built twice and compared, then
+# served (tests/e2e/test_release.py).
 # Usage: scripts/test.sh [PYTEST-ARGS...]   e.g. -k report, --hosts wasmtime
 # Environment: APEX_TEST_WORKERS (pytest-xdist workers, default 2).
 set -euo pipefail
@@ -20,6 +21,12 @@ echo "== unit tests (core, native)"
 cargo test --quiet
 echo "== fuzz smoke (every target 10 s; scripts/fuzz.sh SECONDS for longer)"
 scripts/fuzz.sh 10
+echo "== release: two builds of HEAD from two places, byte for byte (scripts/release.sh)"
+export APEX_RELEASE
+APEX_RELEASE=$(scripts/release.sh --out target/release-check/a)
+scripts/release.sh --out target/release-check/b >/dev/null
+diff -r target/release-check/a target/release-check/b
+echo "identical: $(wc -l < "$APEX_RELEASE/SHA256SUMS") files ($APEX_RELEASE/SHA256SUMS)"
 echo "== end-to-end"
 export APEX_COMPONENT APEX_WORKER_BUILD
 APEX_COMPONENT=$(scripts/build.sh)

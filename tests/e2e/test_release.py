@@ -1,0 +1,73 @@
+"""The release artefact (scripts/release.sh, built by scripts/test.sh into
+APEX_RELEASE): its component carries the version, and the released
+component and Spin manifest serve on wasmtime and Spin as they are, a
+gateway and a passthrough request answered through them."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from client import call
+from conftest import GATEWAY_TOKEN, profiles
+from hosts import ROOT, TOOLS, SpinHost, WasmtimeHost
+
+RELEASE = Path(os.environ.get("APEX_RELEASE", "/nonexistent"))
+VERSION = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
+
+pytestmark = pytest.mark.skipif(not (RELEASE / "SHA256SUMS").exists(),
+                                reason="no release built: scripts/test.sh builds one (APEX_RELEASE)")
+
+
+class ReleasedWasmtime(WasmtimeHost):
+    def command(self, port, env, workdir):
+        cmd, proc_env = super().command(port, env, workdir)
+        return cmd[:-1] + [str(RELEASE / "apex-ai-proxy.wasm")], proc_env
+
+
+class ReleasedSpin(SpinHost):
+    def manifest(self, workdir: Path, loopback: bool) -> Path:
+        """The release's spin.toml, its component by absolute path, loopback allowed for the fakes."""
+        text = (RELEASE / "spin.toml").read_text()
+        text = text.replace('source = "apex-ai-proxy.wasm"', f'source = "{RELEASE / "apex-ai-proxy.wasm"}"')
+        text = re.sub(r'(?m)^allowed_outbound_hosts = \[(.*)\]$',
+                      r'allowed_outbound_hosts = [\1, "http://127.0.0.1:*"]', text)
+        path = workdir / "spin.toml"
+        path.write_text(text)
+        return path
+
+
+def test_the_release_is_what_its_sums_say_and_carries_the_version():
+    sums = subprocess.run(["sha256sum", "--check", "--quiet", "SHA256SUMS"], cwd=RELEASE, capture_output=True, text=True)
+    assert sums.returncode == 0, sums.stdout + sums.stderr
+    listed = sorted(line.split()[1] for line in (RELEASE / "SHA256SUMS").read_text().splitlines())
+    assert listed == ["./apex-ai-proxy.wasm", "./spin.toml", "./worker/index_bg.wasm", "./worker/worker.js"]
+    shown = subprocess.run([str(TOOLS / "venv/bin/python"), str(ROOT / "scripts/wasm_metadata.py"), "show",
+                            str(RELEASE / "apex-ai-proxy.wasm")], capture_output=True, text=True, check=True).stdout
+    assert f"version={VERSION}\n" in shown and re.search(r"(?m)^revision=[0-9a-f]{40}$", shown), shown
+
+
+@pytest.mark.parametrize("released", [ReleasedWasmtime, ReleasedSpin], ids=["wasmtime", "spin"])
+def test_the_released_component_serves(released, upstream, aepipe, silent, passthrough_header):
+    if not released.available():
+        pytest.skip(f"{released.name} is not available")
+    proxy = released().start(profiles(upstream, aepipe, silent)["main"])
+    try:
+        health = call(proxy.url, "GET", "/healthz")
+        assert health.json()["version"] == VERSION and health.header("x-apex-ai-proxy-version") == VERSION
+        auth = {"authorization": f"Bearer {GATEWAY_TOKEN}"}
+        r = call(proxy.url, "POST", "/v1/chat/completions", auth, {"model": "gpt-5.5#openai", "messages": []})
+        assert r.status == 200 and r.header("x-apex-ai-proxy-mode") == "gateway", r.body
+        assert upstream.last().json()["model"] == "openai/gpt-5.5"
+        headers = {"x-apex-ai-proxy-provider": passthrough_header, "authorization": "Bearer client-key"}
+        r = call(proxy.url, "POST", "/v1/chat/completions", headers, {"model": "gpt-5.4", "messages": []})
+        assert r.status == 200 and r.header("x-apex-ai-proxy-mode") == "passthrough", r.body
+        assert upstream.last().path == "/base/v1/chat/completions"
+        assert upstream.last().header("authorization") == "Bearer client-key"
+    finally:
+        proxy.stop()
