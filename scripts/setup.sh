@@ -8,11 +8,12 @@
 #           wasm-opt (binaryen), esbuild, wrangler, miniflare and Node 22
 #   fuzz:   cargo-fuzz (scripts/fuzz.sh)
 #   test:   all of the above + Python test deps (pytest, official SDKs), jco,
-#           the coding agents the suite runs, and the Spin CLI
+#           the coding agents the suite runs, the Spin CLI, and an OCI
+#           registry (Debian's docker-registry, from apt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 what="${1:-test}"
 case "$what" in
   -h|--help) usage; exit 0 ;;
@@ -122,12 +123,25 @@ spin_tool() {
   fi
 }
 
+# An OCI registry on loopback for the release round trip (tests/e2e/test_release.py):
+# Debian's docker-registry, from apt (root, or sudo without a password).
+registry_tool() {
+  command -v docker-registry >/dev/null && return
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  log "installing docker-registry from apt (an OCI registry the tests start on loopback)"
+  if ! { $sudo apt-get install -y -q docker-registry >/dev/null 2>&1 ||
+         { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q docker-registry >/dev/null 2>&1; }; }; then
+    log "could not install docker-registry: the registry round trip will be skipped"
+  fi
+}
+
 rust_target wasm32-wasip2
 python_env
 case "$what" in
   node) node_tools ;;
   worker) node_tools; worker_tools ;;
   fuzz) fuzz_tools ;;
-  test) node_tools; worker_tools; fuzz_tools; spin_tool; old_wasmtime ;;
+  test) node_tools; worker_tools; fuzz_tools; spin_tool; old_wasmtime; registry_tool ;;
 esac
 log "ready: $("$TOOLS/wasmtime" --version)"

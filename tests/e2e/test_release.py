@@ -5,17 +5,21 @@ gateway and a passthrough request answered through them."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import subprocess
+import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from client import call
 from conftest import GATEWAY_TOKEN, profiles
-from hosts import ROOT, TOOLS, SpinHost, WasmtimeHost
+from hosts import ROOT, TOOLS, SpinHost, WasmtimeHost, free_port
 
 RELEASE = Path(os.environ.get("APEX_RELEASE", "/nonexistent"))
 VERSION = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
@@ -58,16 +62,91 @@ def test_the_released_component_serves(released, upstream, aepipe, silent, passt
         pytest.skip(f"{released.name} is not available")
     proxy = released().start(profiles(upstream, aepipe, silent)["main"])
     try:
-        health = call(proxy.url, "GET", "/healthz")
-        assert health.json()["version"] == VERSION and health.header("x-apex-ai-proxy-version") == VERSION
-        auth = {"authorization": f"Bearer {GATEWAY_TOKEN}"}
-        r = call(proxy.url, "POST", "/v1/chat/completions", auth, {"model": "gpt-5.5#openai", "messages": []})
-        assert r.status == 200 and r.header("x-apex-ai-proxy-mode") == "gateway", r.body
-        assert upstream.last().json()["model"] == "openai/gpt-5.5"
-        headers = {"x-apex-ai-proxy-provider": passthrough_header, "authorization": "Bearer client-key"}
-        r = call(proxy.url, "POST", "/v1/chat/completions", headers, {"model": "gpt-5.4", "messages": []})
-        assert r.status == 200 and r.header("x-apex-ai-proxy-mode") == "passthrough", r.body
-        assert upstream.last().path == "/base/v1/chat/completions"
-        assert upstream.last().header("authorization") == "Bearer client-key"
+        answered_through(proxy, upstream, passthrough_header)
+    finally:
+        proxy.stop()
+
+
+def answered_through(proxy, upstream, passthrough_header):
+    """The version on /healthz, then a gateway and a passthrough request answered."""
+    health = call(proxy.url, "GET", "/healthz")
+    assert health.json()["version"] == VERSION and health.header("x-apex-ai-proxy-version") == VERSION
+    auth = {"authorization": f"Bearer {GATEWAY_TOKEN}"}
+    r = call(proxy.url, "POST", "/v1/chat/completions", auth, {"model": "gpt-5.5#openai", "messages": []})
+    assert r.status == 200 and r.header("x-apex-ai-proxy-mode") == "gateway", r.body
+    assert upstream.last().json()["model"] == "openai/gpt-5.5"
+    headers = {"x-apex-ai-proxy-provider": passthrough_header, "authorization": "Bearer client-key"}
+    r = call(proxy.url, "POST", "/v1/chat/completions", headers, {"model": "gpt-5.4", "messages": []})
+    assert r.status == 200 and r.header("x-apex-ai-proxy-mode") == "passthrough", r.body
+    assert upstream.last().path == "/base/v1/chat/completions"
+    assert upstream.last().header("authorization") == "Bearer client-key"
+
+REGISTRY = shutil.which("docker-registry")
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """Debian's docker-registry on a free loopback port, storing in tmp_path;
+    plain HTTP, as `spin registry push -k` speaks to it. Its reference prefix."""
+    if not REGISTRY:
+        pytest.skip("no docker-registry: scripts/setup.sh test installs it from apt")
+    port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                      f"    rootdirectory: {tmp_path / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen([REGISTRY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not answers(f"http://127.0.0.1:{port}/v2/"):
+            assert time.monotonic() < deadline and proc.poll() is None, "the registry did not start"
+            time.sleep(0.1)
+        yield f"localhost:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class PulledSpin(ReleasedSpin):
+    """`spin up --from <registry reference>`."""
+
+    reference = ""
+
+    def command(self, port, env, workdir):
+        cmd, proc_env = super().command(port, env, workdir)
+        at = cmd.index("--from")
+        return cmd[:at + 1] + [self.reference, "-k", "--cache-dir", str(workdir / "cache")] + cmd[at + 2:], proc_env
+
+
+def test_spin_registry_round_trip(registry, upstream, aepipe, silent, passthrough_header, tmp_path):
+    """The release pushed as a Spin application, then run from the registry:
+    the pulled component is the release's bytes, and it serves. The pushed
+    manifest is the release's with loopback allowed, for the fake upstreams."""
+    if not SpinHost.available():
+        pytest.skip("Spin is not available")
+    reference = f"{registry}/apex-ai-proxy:{VERSION}"
+    manifest = ReleasedSpin().manifest(tmp_path, True)
+    shutil.copy(RELEASE / "apex-ai-proxy.wasm", tmp_path / "apex-ai-proxy.wasm")
+    manifest.write_text(manifest.read_text().replace(f'source = "{RELEASE / "apex-ai-proxy.wasm"}"',
+                                                     'source = "apex-ai-proxy.wasm"'))
+    pushed = subprocess.run([str(SpinHost.BINARY), "registry", "push", "-k", "--from", str(manifest), reference],
+                            capture_output=True, text=True, timeout=120)
+    assert pushed.returncode == 0 and "Pushed with digest" in pushed.stdout, pushed.stdout + pushed.stderr
+    host = PulledSpin()
+    host.reference = reference
+    proxy = host.start(profiles(upstream, aepipe, silent)["main"])
+    try:
+        cached = list((proxy.log.parent / "cache").rglob("sha256:*"))
+        release_sum = hashlib.sha256((RELEASE / "apex-ai-proxy.wasm").read_bytes()).hexdigest()
+        assert [p.name for p in cached if p.parent.name == "wasm"] == [f"sha256:{release_sum}"], cached
+        answered_through(proxy, upstream, passthrough_header)
     finally:
         proxy.stop()
