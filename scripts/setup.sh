@@ -8,7 +8,7 @@
 #           wasm-opt (binaryen), esbuild, wrangler, miniflare and Node 22
 #   fuzz:   cargo-fuzz (scripts/fuzz.sh)
 #   test:   all of the above + Python test deps (pytest, official SDKs), jco,
-#           the coding agents the suite runs, the Spin CLI, and an OCI
+#           the coding agents the suite runs, the Spin CLI, wkg, and an OCI
 #           registry (Debian's docker-registry, from apt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,7 +87,7 @@ cargo_tool() {
   local have
   have=$("$TOOLS/cargo/bin/$bin" --version 2>/dev/null | head -1 | awk '{print $NF}') || true
   if [ "$have" != "$version" ]; then
-    log "building $crate $version from crates.io (once; about 5 min for both Worker tools on 2 cores)"
+    log "building $crate $version from crates.io (once: minutes on 2 cores; the next runs reuse it)"
     cargo install --quiet "$crate" --version "$version" --root "$TOOLS/cargo" "$@"
   fi
 }
@@ -123,9 +123,13 @@ spin_tool() {
   fi
 }
 
-# An OCI registry on loopback for the release round trip (tests/e2e/test_release.py):
-# Debian's docker-registry, from apt (root, or sudo without a password).
+# The release round trip through an OCI registry (scripts/publish.sh,
+# tests/e2e/test_release.py): wkg pushes and pulls the plain component (Spin
+# pushes the Spin application itself), and Debian's docker-registry, from apt
+# (root, or sudo without a password), is the registry the tests start on
+# loopback.
 registry_tool() {
+  cargo_tool wkg 0.16.1 wkg --locked
   command -v docker-registry >/dev/null && return
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo -n"

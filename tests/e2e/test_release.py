@@ -1,7 +1,9 @@
 """The release artefact (scripts/release.sh, built by scripts/test.sh into
 APEX_RELEASE): its component carries the version, and the released
-component and Spin manifest serve on wasmtime and Spin as they are, a
-gateway and a passthrough request answered through them."""
+component and Spin manifest serve on wasmtime and Spin as they are; then
+published (scripts/publish.sh) to a real OCI registry on loopback and run
+from it (`spin up --from`, `wkg oci pull` + `wasmtime serve`), the same
+bytes. A gateway and a passthrough request are answered through each."""
 
 from __future__ import annotations
 
@@ -87,7 +89,7 @@ REGISTRY = shutil.which("docker-registry")
 @pytest.fixture
 def registry(tmp_path):
     """Debian's docker-registry on a free loopback port, storing in tmp_path;
-    plain HTTP, as `spin registry push -k` speaks to it. Its reference prefix."""
+    plain HTTP (`spin -k`, `wkg --insecure`). Its host:port."""
     if not REGISTRY:
         pytest.skip("no docker-registry: scripts/setup.sh test installs it from apt")
     port = free_port()
@@ -126,27 +128,64 @@ class PulledSpin(ReleasedSpin):
         return cmd[:at + 1] + [self.reference, "-k", "--cache-dir", str(workdir / "cache")] + cmd[at + 2:], proc_env
 
 
-def test_spin_registry_round_trip(registry, upstream, aepipe, silent, passthrough_header, tmp_path):
-    """The release pushed as a Spin application, then run from the registry:
-    the pulled component is the release's bytes, and it serves. The pushed
-    manifest is the release's with loopback allowed, for the fake upstreams."""
+@pytest.fixture
+def published(registry, tmp_path):
+    """scripts/publish.sh run on a copy of the release whose spin.toml also
+    allows loopback (for the fakes; the component is the release's, byte for
+    byte): the Spin application's and the plain component's references."""
+    copy = tmp_path / "release"
+    shutil.copytree(RELEASE, copy)
+    manifest = copy / "spin.toml"
+    manifest.write_text(re.sub(r'(?m)^allowed_outbound_hosts = \[(.*)\]$',
+                               r'allowed_outbound_hosts = [\1, "http://127.0.0.1:*"]', manifest.read_text()))
+    subprocess.run("sha256sum ./apex-ai-proxy.wasm ./spin.toml ./worker/index_bg.wasm ./worker/worker.js > SHA256SUMS",
+                   shell=True, cwd=copy, check=True)
+    out = subprocess.run([str(ROOT / "scripts/publish.sh"), "--insecure", f"{registry}/test"],
+                         env={**os.environ, "APEX_RELEASE": str(copy)}, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    spin_ref, component_ref = out.stdout.split()
+    assert (spin_ref, component_ref) == (f"{registry}/test/apex-ai-proxy:{VERSION}",
+                                         f"{registry}/test/apex-ai-proxy-component:{VERSION}")
+    return spin_ref, component_ref
+
+
+RELEASE_SUM = "sha256:" + hashlib.sha256((RELEASE / "apex-ai-proxy.wasm").read_bytes()).hexdigest() \
+    if (RELEASE / "apex-ai-proxy.wasm").exists() else ""
+
+
+def test_spin_up_from_the_registry(published, upstream, aepipe, silent, passthrough_header):
+    """`spin up --from` the pushed Spin application: the component Spin pulls
+    is the release's bytes, and it serves."""
     if not SpinHost.available():
         pytest.skip("Spin is not available")
-    reference = f"{registry}/apex-ai-proxy:{VERSION}"
-    manifest = ReleasedSpin().manifest(tmp_path, True)
-    shutil.copy(RELEASE / "apex-ai-proxy.wasm", tmp_path / "apex-ai-proxy.wasm")
-    manifest.write_text(manifest.read_text().replace(f'source = "{RELEASE / "apex-ai-proxy.wasm"}"',
-                                                     'source = "apex-ai-proxy.wasm"'))
-    pushed = subprocess.run([str(SpinHost.BINARY), "registry", "push", "-k", "--from", str(manifest), reference],
-                            capture_output=True, text=True, timeout=120)
-    assert pushed.returncode == 0 and "Pushed with digest" in pushed.stdout, pushed.stdout + pushed.stderr
     host = PulledSpin()
-    host.reference = reference
+    host.reference = published[0]
     proxy = host.start(profiles(upstream, aepipe, silent)["main"])
     try:
-        cached = list((proxy.log.parent / "cache").rglob("sha256:*"))
-        release_sum = hashlib.sha256((RELEASE / "apex-ai-proxy.wasm").read_bytes()).hexdigest()
-        assert [p.name for p in cached if p.parent.name == "wasm"] == [f"sha256:{release_sum}"], cached
+        cached = [p.name for p in (proxy.log.parent / "cache").rglob("sha256:*") if p.parent.name == "wasm"]
+        assert cached == [RELEASE_SUM], cached
+        answered_through(proxy, upstream, passthrough_header)
+    finally:
+        proxy.stop()
+
+
+def test_wasmtime_serve_after_wkg_oci_pull(published, registry, upstream, aepipe, silent, passthrough_header,
+                                          tmp_path):
+    """`wkg oci pull` the plain component, then `wasmtime serve` it: the
+    release's bytes, serving."""
+    pulled = tmp_path / "pulled.wasm"
+    out = subprocess.run([str(TOOLS / "cargo/bin/wkg"), "oci", "pull", "--insecure", registry, published[1],
+                          "-o", str(pulled)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "sha256:" + hashlib.sha256(pulled.read_bytes()).hexdigest() == RELEASE_SUM
+
+    class PulledWasmtime(WasmtimeHost):
+        def command(self, port, env, workdir):
+            cmd, proc_env = super().command(port, env, workdir)
+            return cmd[:-1] + [str(pulled)], proc_env
+
+    proxy = PulledWasmtime().start(profiles(upstream, aepipe, silent)["main"])
+    try:
         answered_through(proxy, upstream, passthrough_header)
     finally:
         proxy.stop()
