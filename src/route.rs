@@ -68,9 +68,9 @@ impl Pending {
 /// `/healthz`: the version and which behaviours this configuration enables
 /// (docs/operations.md, "Health"). Never a secret, a URL or a model name.
 fn health(cfg: &Config) -> String {
-    let gateway = cfg.account_id.is_some() && cfg.gateway_id.is_some() && cfg.gateway_token.is_some();
-    let reporting = cfg.aepipe_base_url.is_some() && cfg.aepipe_token.is_some();
-    let modes = json!({"gateway": gateway, "passthrough": true, "reporting": reporting});
+    // The banner's words: gateway mode is on when nothing stops it.
+    let gateway = cfg.gateway_problems().is_empty();
+    let modes = json!({"gateway": gateway, "passthrough": true, "reporting": cfg.reporting()});
     json!({"status": "ok", "version": crate::VERSION, "modes": modes}).to_string()
 }
 

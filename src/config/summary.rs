@@ -32,6 +32,11 @@ impl Config {
         problems
     }
 
+    /// Whether each request is reported to aepipe: both settings are set.
+    pub fn reporting(&self) -> bool {
+        self.aepipe_base_url.is_some() && self.aepipe_token.is_some()
+    }
+
     /// The startup summary, one line per subject: what serves, what is
     /// reported, what is logged, and every setting that differs from its
     /// default or could not be used. Never a secret.

@@ -161,7 +161,7 @@ impl Recorder {
             routine,
             ..Facts::default()
         };
-        let reporting = cfg.aepipe_base_url.is_some() && cfg.aepipe_token.is_some();
+        let reporting = cfg.reporting();
         let captured = (reporting && !routine).then(|| {
             Box::new(Captured {
                 url: head.uri.path_and_query().map_or_else(|| head.uri.path().to_owned(), |p| p.to_string()),
