@@ -197,34 +197,43 @@ impl ResponsesAnswer {
             self.emit(out, "response.output_item.done", json!({"output_index": index, "item": item}));
         }
     }
-}
 
-impl Answer for ResponsesAnswer {
-    fn whole(&self, c: &Completion) -> Value {
-        let id = response_id(c.id.as_deref());
+    /// A whole completion's output items: reasoning, the message, the calls.
+    fn output(&self, id: &str, c: &Completion) -> Vec<Value> {
         let mut output = Vec::new();
-        if self.summary.is_some() {
-            output.push(compaction_item(&item_id("cmp", &id, 0), c.content.as_deref().unwrap_or_default()));
-        } else if let Some(text) = &c.reasoning {
-            output.push(reasoning_item(&item_id("rs", &id, output.len()), text, true));
+        if let Some(text) = &c.reasoning {
+            output.push(reasoning_item(&item_id("rs", id, output.len()), text, true));
         }
         let mut parts = Vec::new();
-        if let Some(text) = c.content.as_ref().filter(|_| self.summary.is_none()) {
+        if let Some(text) = &c.content {
             parts.push(output_text(text));
         }
         if let Some(refusal) = &c.refusal {
             parts.push(json!({"type": "refusal", "refusal": refusal}));
         }
         if !parts.is_empty() {
-            output.push(message_item(&item_id("msg", &id, output.len()), parts, true));
+            output.push(message_item(&item_id("msg", id, output.len()), parts, true));
         }
-        for call in c.tool_calls.iter().filter(|_| self.summary.is_none()) {
+        for call in &c.tool_calls {
             let index = output.len();
-            let call_id = call.id.as_deref().map_or_else(|| item_id("call", &id, index), str::to_owned);
+            let call_id = call.id.as_deref().map_or_else(|| item_id("call", id, index), str::to_owned);
             let prefix = if self.context.tools.by_chat_name(&call.name).custom { "ctc" } else { "fc" };
-            let item_id = item_id(prefix, &id, index);
+            let item_id = item_id(prefix, id, index);
             output.push(self.context.call_item(&item_id, &call_id, &call.name, &call.arguments, true));
         }
+        output
+    }
+}
+
+impl Answer for ResponsesAnswer {
+    fn whole(&self, c: &Completion) -> Value {
+        let id = response_id(c.id.as_deref());
+        let output = match self.summary {
+            Some(_) => {
+                vec![compaction_item(&item_id("cmp", &id, 0), c.content.as_deref().unwrap_or_default())]
+            }
+            None => self.output(&id, c),
+        };
         let (status, incomplete) = status_of(c.finish_reason.as_deref());
         self.context.response_object(ResponseState {
             id: &id,
