@@ -4,8 +4,10 @@
 #   apex-ai-proxy.wasm   the WASI component, with the version (Cargo.toml)
 #                        and the commit in its `version` and `revision`
 #                        metadata sections (`wasm-tools metadata show`)
+#   apex-ai-proxy-spin.wasm   its Spin flavour (settings also from Spin
+#                        variables; scripts/build.sh --spin), the same sections
 #   worker/worker.js, worker/index_bg.wasm   the Cloudflare Worker bundle
-#   spin.toml            the Spin manifest pointing at the component
+#   spin.toml            the Spin manifest pointing at the Spin flavour
 #   SHA256SUMS           of all of the above
 # Reproducible: built from `git archive HEAD` (uncommitted changes never
 # ship), source paths remapped, so two builds of one commit give identical
@@ -44,15 +46,21 @@ export RUSTFLAGS="--remap-path-prefix=$src=/apex-ai-proxy --remap-path-prefix=$c
 export SOURCE_DATE_EPOCH=0
 
 echo "release.sh: building $version ($revision) from $src" >&2
-(cd "$src" && cargo build --quiet --locked --release --lib --target wasm32-wasip2 >&2)
+rm -rf "$dest" && mkdir -p "$dest/worker"
+# Each flavour is stamped as soon as it is built: both link to one path.
+for flavour in plain spin; do
+  features=() name=apex-ai-proxy.wasm
+  [ "$flavour" = plain ] || features=(--features spin) name=apex-ai-proxy-spin.wasm
+  (cd "$src" && cargo build --quiet --locked --release --lib --target wasm32-wasip2 "${features[@]}" >&2)
+  "$TOOLS/venv/bin/python" scripts/wasm_metadata.py add \
+    "$CARGO_TARGET_DIR/wasm32-wasip2/release/apex_ai_proxy.wasm" "$dest/$name" \
+    version="$version" revision="$revision"
+done
 (cd "$src" && ln -s "$TOOLS" .tools && scripts/build-worker.sh >/dev/null)
 
-rm -rf "$dest" && mkdir -p "$dest/worker"
-"$TOOLS/venv/bin/python" scripts/wasm_metadata.py add \
-  "$CARGO_TARGET_DIR/wasm32-wasip2/release/apex_ai_proxy.wasm" "$dest/apex-ai-proxy.wasm" \
-  version="$version" revision="$revision"
 cp "$src/cloudflare/build/worker.js" "$src/cloudflare/build/index_bg.wasm" "$dest/worker/"
-sed 's|^source = "target/wasm32-wasip2/release/apex_ai_proxy.wasm"|source = "apex-ai-proxy.wasm"|; /^\[component.apex-ai-proxy.build\]/,$d' \
+sed 's|^source = "target/spin/wasm32-wasip2/release/apex_ai_proxy.wasm"|source = "apex-ai-proxy-spin.wasm"|; /^\[component.apex-ai-proxy.build\]/,$d' \
   "$src/spin.toml" > "$dest/spin.toml"
+grep -q '^source = "apex-ai-proxy-spin.wasm"$' "$dest/spin.toml"
 (cd "$dest" && find . -type f ! -name SHA256SUMS | sort | xargs sha256sum > SHA256SUMS)
 echo "$dest"

@@ -15,6 +15,7 @@ echo "== cargo fmt / clippy"
 cargo fmt --all -- --check
 cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --target wasm32-wasip2 -- -D warnings
+cargo clippy --quiet --target wasm32-wasip2 --features spin --target-dir target/spin -- -D warnings
 cargo clippy --quiet -p apex-ai-proxy-cloudflare --target wasm32-unknown-unknown -- -D warnings
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "== unit tests (core, native)"
@@ -28,8 +29,9 @@ scripts/release.sh --out target/release-check/b >/dev/null
 diff -r target/release-check/a target/release-check/b
 echo "identical: $(wc -l < "$APEX_RELEASE/SHA256SUMS") files ($APEX_RELEASE/SHA256SUMS)"
 echo "== end-to-end"
-export APEX_COMPONENT APEX_WORKER_BUILD
+export APEX_COMPONENT APEX_SPIN_COMPONENT APEX_WORKER_BUILD
 APEX_COMPONENT=$(scripts/build.sh)
+APEX_SPIN_COMPONENT=$(scripts/build.sh --spin)
 APEX_WORKER_BUILD=$(scripts/build-worker.sh)
 .tools/venv/bin/python -m pytest tests/e2e -n "${APEX_TEST_WORKERS:-2}" "$@"
 echo "== concurrent-streams bench smoke (scripts/bench-streams.sh; every stream checked, no timing asserted)"

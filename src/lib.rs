@@ -29,6 +29,8 @@ pub mod translate;
 #[cfg(test)]
 mod test_support;
 
+#[cfg(all(target_os = "wasi", feature = "spin"))]
+mod spin_variables;
 #[cfg(target_os = "wasi")]
 mod wasi_host;
 

@@ -39,13 +39,25 @@ const CLIENT_CHECK: Duration = Duration::from_secs(1);
 const REPORT_LIMIT: Duration = Duration::from_secs(7);
 
 thread_local! {
-    /// This instance's configuration: its environment does not change while it lives.
-    static CONFIG: Arc<Config> = Arc::new(Config::from_lookup(|name| std::env::var(name).ok()));
+    /// This instance's configuration: its settings do not change while it lives.
+    static CONFIG: Arc<Config> = Arc::new(Config::from_lookup(setting));
     /// Reports sent and not yet answered; the requests this instance may
     /// still serve. Before its last, a request does not wait for its reports'
     /// answers (`Config::instance_reuse`).
     static REPORTS: RefCell<(Backlog<FutureIncomingResponse>, usize)> =
         CONFIG.with(|c| RefCell::new((Backlog::new(c.reports_waiting), c.instance_reuse)));
+}
+
+/// A setting from the environment; in the `spin` flavour, one the environment
+/// lacks is the Spin variable of that name in lower case (docs/hosts/spin.md,
+/// "Settings as Spin variables").
+fn setting(name: &str) -> Option<String> {
+    let set = std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    #[cfg(feature = "spin")]
+    let set = set.or_else(|| {
+        crate::spin_variables::wasi::config::store::get(&name.to_ascii_lowercase()).ok().flatten()
+    });
+    set
 }
 
 /// Milliseconds on the host's monotonic clock.
@@ -215,15 +227,10 @@ fn finish(Output(stream, body): Output) {
     let _ = OutgoingBody::finish(body, None);
 }
 
-/// Writes all of `bytes` and flushes, by `deadline`; stops when `answered`
+/// Writes all of `bytes` and flushes, by the deadline `by`; stops when `answered`
 /// fires. A stream closed once every byte was handed over is not a failure:
 /// Spin closes a body as soon as its declared length was written.
-fn write(
-    stream: &OutputStream,
-    mut bytes: &[u8],
-    deadline: u64,
-    answered: Option<&Pollable>,
-) -> Result<(), Stop> {
+fn write(stream: &OutputStream, mut bytes: &[u8], by: u64, answered: Option<&Pollable>) -> Result<(), Stop> {
     let mut flushed = false;
     loop {
         let room = match stream.check_write() {
@@ -243,7 +250,7 @@ fn write(
                 return Err(Stop::Closed);
             }
         } else {
-            match wait(deadline, &[&stream.subscribe()].into_iter().chain(answered).collect::<Vec<_>>()) {
+            match wait(by, &[&stream.subscribe()].into_iter().chain(answered).collect::<Vec<_>>()) {
                 Some(1) => return Err(Stop::Closed),
                 None => return Err(Stop::TimedOut),
                 Some(_) => {}
@@ -366,9 +373,7 @@ fn send_reports(calls: Vec<AepipeCall>) {
         for (future, until) in backlog.deadlines(*left == 0, now()) {
             wait((until * 1e6) as u64, &[&future.subscribe()]);
         }
-        let mut lines =
-            backlog.settle(now(), |future| Some(outcome(future.get()?).map(|(status, _)| status)));
-        lines.extend(backlog.trim());
+        let lines = backlog.settle(now(), |future| Some(outcome(future.get()?).map(|(status, _)| status)));
         lines.into_iter().for_each(log_line);
     });
 }

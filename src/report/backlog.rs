@@ -68,7 +68,7 @@ impl<T> Backlog<T> {
 
     /// Drops the oldest calls beyond the room (abandoned, counted): a log
     /// line at the first drop and at every power of two.
-    pub fn trim(&mut self) -> Option<String> {
+    fn trim(&mut self) -> Option<String> {
         let mut line = None;
         while self.waiting.len() > self.room {
             self.waiting.pop_front();
@@ -85,8 +85,8 @@ impl<T> Backlog<T> {
     }
 
     /// Settles every call that has an answer (`outcome` of the call, `None`
-    /// while it has none) or is past its time at `now`: the log lines of
-    /// those not taken.
+    /// while it has none) or is past its time at `now`, then drops the oldest
+    /// beyond the room: the log lines of those not taken and of the drops.
     pub fn settle(
         &mut self,
         now: f64,
@@ -104,6 +104,7 @@ impl<T> Backlog<T> {
             lines.extend(delivery(&w.url, result));
             false
         });
+        lines.extend(self.trim());
         lines
     }
 

@@ -103,10 +103,15 @@ class Host:
         return False
 
 
-def component() -> str:
-    path = os.environ.get("APEX_COMPONENT") or str(ROOT / "target/wasm32-wasip2/release/apex_ai_proxy.wasm")
+def component(spin: bool = False) -> str:
+    """The built component; `spin`: its Spin flavour (`scripts/build.sh --spin`)."""
+    if spin:
+        path = os.environ.get("APEX_SPIN_COMPONENT") or str(ROOT / "target/spin/wasm32-wasip2/release/apex_ai_proxy.wasm")
+    else:
+        path = os.environ.get("APEX_COMPONENT") or str(ROOT / "target/wasm32-wasip2/release/apex_ai_proxy.wasm")
     if not Path(path).exists():
-        raise RuntimeError(f"component {path} not built: run scripts/build.sh (scripts/test.sh does)")
+        flag = " --spin" if spin else ""
+        raise RuntimeError(f"component {path} not built: run scripts/build.sh{flag} (scripts/test.sh does)")
     return path
 
 
@@ -155,14 +160,16 @@ class Wasmtime36Host(WasmtimeHost):
 
 class SpinHost(Host):
     """`spin up` (Spin 4.1, ../shared/tools, unpacked by scripts/setup.sh) with the
-    project's own spin.toml. The test copy points `source` at the built
-    component and adds loopback to `allowed_outbound_hosts`: the fake gateway,
+    project's own spin.toml. The test copy points `source` at the built Spin
+    flavour of the component and adds loopback to `allowed_outbound_hosts`: the fake gateway,
     aepipe and passthrough upstreams listen on http://127.0.0.1 (and the
     never-answering TLS listener on https://127.0.0.1), which a real deployment
     would not allow."""
 
     name = "spin"
     BINARY = TOOLS / "bin/spin"
+    # Set: the runtime's environment (SPIN_VARIABLE_*) instead of `--env` settings.
+    variables: dict[str, str] | None = None
 
     @classmethod
     def available(cls) -> bool:
@@ -170,7 +177,7 @@ class SpinHost(Host):
 
     def manifest(self, workdir: Path, loopback: bool) -> Path:
         text = (ROOT / "spin.toml").read_text()
-        text = re.sub(r'(?m)^source = ".*"$', f'source = "{component()}"', text)
+        text = re.sub(r'(?m)^source = ".*"$', f'source = "{component(spin=True)}"', text)
         if loopback:
             text = re.sub(r'(?m)^allowed_outbound_hosts = \[(.*)\]$',
                           r'allowed_outbound_hosts = [\1, "http://127.0.0.1:*", "https://127.0.0.1:*"]', text)
@@ -186,6 +193,10 @@ class SpinHost(Host):
         manifest = self.manifest(workdir, loopback)
         cmd = [str(self.BINARY), "up", "--from", str(manifest), "--listen", f"127.0.0.1:{port}",
                "--state-dir", str(workdir / ".spin")]
+        if self.variables is not None:
+            # Settings as Spin variables, the way SpinKube hands them over:
+            # SPIN_VARIABLE_<NAME> in the runtime's environment, no --env.
+            return cmd, {**os.environ, **self.variables, "RUST_BACKTRACE": "1"}
         for k, v in env.items():
             cmd += ["--env", f"{k}={v}"]
         return cmd, {**os.environ, "RUST_BACKTRACE": "1"}

@@ -1,5 +1,6 @@
-"""The built component matches wit/world.wit: it imports only what the world
-declares (all `wasi:*`) and exports the wasi:http incoming handler."""
+"""The built components match wit/world.wit: each imports only what its world
+declares (all `wasi:*`) and exports the wasi:http incoming handler; only the
+Spin flavour imports the Spin variables (`wasi:config/store`)."""
 
 import re
 import subprocess
@@ -29,11 +30,29 @@ def our_world() -> tuple[set[str], set[str]]:
     return imports, exports
 
 
-def test_component_matches_the_world():
-    out = subprocess.run([str(TOOLS / "node/node_modules/.bin/jco"), "wit", component()],
+CONFIG = "wasi:config/store@0.2.0-draft-2024-09-27"
+
+
+def built(spin: bool) -> tuple[set[str], set[str]]:
+    out = subprocess.run([str(TOOLS / "node/node_modules/.bin/jco"), "wit", component(spin)],
                          capture_output=True, text=True, check=True).stdout
-    imports, exports = declared(out, "import"), declared(out, "export")
+    return declared(out, "import"), declared(out, "export")
+
+
+def test_component_matches_the_world():
+    imports, exports = built(spin=False)
     world_imports, world_exports = our_world()
     assert all(i.startswith("wasi:") for i in imports), imports
     assert imports <= world_imports, imports - world_imports
     assert exports == world_exports == {"wasi:http/incoming-handler@0.2.12"}
+    assert CONFIG not in world_imports
+
+
+def test_spin_flavour_adds_only_the_spin_variables():
+    spin_world = world_block((WIT / "world.wit").read_text(), "spin-proxy")
+    assert declared(spin_world, "include") == {"proxy"} and declared(spin_world, "import") == {CONFIG}
+    imports, exports = built(spin=True)
+    world_imports, world_exports = our_world()
+    assert CONFIG in imports, imports
+    assert imports <= world_imports | {CONFIG}, imports - world_imports
+    assert exports == world_exports

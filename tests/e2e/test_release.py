@@ -1,6 +1,7 @@
 """The release artefact (scripts/release.sh, built by scripts/test.sh into
-APEX_RELEASE): its component carries the version, and the released
-component and Spin manifest serve on wasmtime and Spin as they are; then
+APEX_RELEASE): its components carry the version, and the released
+component (on wasmtime) and Spin manifest with the Spin flavour (on Spin)
+serve as they are; then
 published (scripts/publish.sh) to a real OCI registry on loopback and run
 from it (`spin up --from`, `wkg oci pull` + `wasmtime serve`), the same
 bytes. A gateway and a passthrough request are answered through each."""
@@ -40,7 +41,7 @@ class ReleasedSpin(SpinHost):
     def manifest(self, workdir: Path, loopback: bool) -> Path:
         """The release's spin.toml, its component by absolute path, loopback allowed for the fakes."""
         text = (RELEASE / "spin.toml").read_text()
-        text = text.replace('source = "apex-ai-proxy.wasm"', f'source = "{RELEASE / "apex-ai-proxy.wasm"}"')
+        text = text.replace('source = "apex-ai-proxy-spin.wasm"', f'source = "{RELEASE / "apex-ai-proxy-spin.wasm"}"')
         text = re.sub(r'(?m)^allowed_outbound_hosts = \[(.*)\]$',
                       r'allowed_outbound_hosts = [\1, "http://127.0.0.1:*"]', text)
         path = workdir / "spin.toml"
@@ -48,14 +49,18 @@ class ReleasedSpin(SpinHost):
         return path
 
 
+FILES = ["apex-ai-proxy-spin.wasm", "apex-ai-proxy.wasm", "spin.toml", "worker/index_bg.wasm", "worker/worker.js"]
+
+
 def test_the_release_is_what_its_sums_say_and_carries_the_version():
     sums = subprocess.run(["sha256sum", "--check", "--quiet", "SHA256SUMS"], cwd=RELEASE, capture_output=True, text=True)
     assert sums.returncode == 0, sums.stdout + sums.stderr
     listed = sorted(line.split()[1] for line in (RELEASE / "SHA256SUMS").read_text().splitlines())
-    assert listed == ["./apex-ai-proxy.wasm", "./spin.toml", "./worker/index_bg.wasm", "./worker/worker.js"]
-    shown = subprocess.run([str(TOOLS / "venv/bin/python"), str(ROOT / "scripts/wasm_metadata.py"), "show",
-                            str(RELEASE / "apex-ai-proxy.wasm")], capture_output=True, text=True, check=True).stdout
-    assert f"version={VERSION}\n" in shown and re.search(r"(?m)^revision=[0-9a-f]{40}$", shown), shown
+    assert listed == [f"./{name}" for name in FILES]
+    for name in ("apex-ai-proxy.wasm", "apex-ai-proxy-spin.wasm"):
+        shown = subprocess.run([str(TOOLS / "venv/bin/python"), str(ROOT / "scripts/wasm_metadata.py"), "show",
+                                str(RELEASE / name)], capture_output=True, text=True, check=True).stdout
+        assert f"version={VERSION}\n" in shown and re.search(r"(?m)^revision=[0-9a-f]{40}$", shown), shown
 
 
 @pytest.mark.parametrize("released", [ReleasedWasmtime, ReleasedSpin], ids=["wasmtime", "spin"])
@@ -138,8 +143,8 @@ def published(registry, tmp_path):
     manifest = copy / "spin.toml"
     manifest.write_text(re.sub(r'(?m)^allowed_outbound_hosts = \[(.*)\]$',
                                r'allowed_outbound_hosts = [\1, "http://127.0.0.1:*"]', manifest.read_text()))
-    subprocess.run("sha256sum ./apex-ai-proxy.wasm ./spin.toml ./worker/index_bg.wasm ./worker/worker.js > SHA256SUMS",
-                   shell=True, cwd=copy, check=True)
+    subprocess.run(["sh", "-c", "sha256sum \"$@\" > SHA256SUMS", "-", *(f"./{name}" for name in FILES)],
+                   cwd=copy, check=True)
     out = subprocess.run([str(ROOT / "scripts/publish.sh"), "--insecure", f"{registry}/test"],
                          env={**os.environ, "APEX_RELEASE": str(copy)}, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -149,13 +154,13 @@ def published(registry, tmp_path):
     return spin_ref, component_ref
 
 
-RELEASE_SUM = "sha256:" + hashlib.sha256((RELEASE / "apex-ai-proxy.wasm").read_bytes()).hexdigest() \
-    if (RELEASE / "apex-ai-proxy.wasm").exists() else ""
+def release_sum(name: str) -> str:
+    return "sha256:" + hashlib.sha256((RELEASE / name).read_bytes()).hexdigest()
 
 
 def test_spin_up_from_the_registry(published, upstream, aepipe, silent, passthrough_header):
     """`spin up --from` the pushed Spin application: the component Spin pulls
-    is the release's bytes, and it serves."""
+    is the release's Spin flavour, byte for byte, and it serves."""
     if not SpinHost.available():
         pytest.skip("Spin is not available")
     host = PulledSpin()
@@ -163,7 +168,7 @@ def test_spin_up_from_the_registry(published, upstream, aepipe, silent, passthro
     proxy = host.start(profiles(upstream, aepipe, silent)["main"])
     try:
         cached = [p.name for p in (proxy.log.parent / "cache").rglob("sha256:*") if p.parent.name == "wasm"]
-        assert cached == [RELEASE_SUM], cached
+        assert cached == [release_sum("apex-ai-proxy-spin.wasm")], cached
         answered_through(proxy, upstream, passthrough_header)
     finally:
         proxy.stop()
@@ -177,7 +182,7 @@ def test_wasmtime_serve_after_wkg_oci_pull(published, registry, upstream, aepipe
     out = subprocess.run([str(TOOLS / "cargo/bin/wkg"), "oci", "pull", "--insecure", registry, published[1],
                           "-o", str(pulled)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "sha256:" + hashlib.sha256(pulled.read_bytes()).hexdigest() == RELEASE_SUM
+    assert "sha256:" + hashlib.sha256(pulled.read_bytes()).hexdigest() == release_sum("apex-ai-proxy.wasm")
 
     class PulledWasmtime(WasmtimeHost):
         def command(self, port, env, workdir):
