@@ -70,7 +70,13 @@ for (let tries = 0; ; tries++) {
   if (tries > 600) throw new Error('the proxy did not start');
   await new Promise((r) => setTimeout(r, 100));
 }
-const proxyPid = fs.readFileSync(pidFile, 'utf8').trim();
+// The process to measure (its file may be written just after the proxy answers).
+let proxyPid = '';
+for (let tries = 0; !proxyPid; tries++) {
+  proxyPid = fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : '';
+  if (!proxyPid && tries > 100) throw new Error(`no process id in ${pidFile}`);
+  if (!proxyPid) await new Promise((r) => setTimeout(r, 100));
+}
 
 function cpuAndRss() {
   const stat = fs.readFileSync(`/proc/${proxyPid}/stat`, 'utf8').split(') ')[1].split(' ');
