@@ -43,8 +43,8 @@ ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 # spin up with the project's spin.toml (its source the Spin flavour, loopback
-# allowed for the fake), the pool sized for the streams (docs/hosts/spin.md,
-# "Capacity on Spin"), settings as for wasmtime.
+# allowed for the fake), the pool sized for the streams (the SPIN_WASMTIME_*
+# variables of docs/hosts/spin.md), settings as for wasmtime.
 spin_up() {
   local pool=$((streams + 100)) manifest="$work/spin.toml"
   sed "s|^source = .*|source = \"$spin_component\"|; s|^allowed_outbound_hosts = \[\(.*\)\]|allowed_outbound_hosts = [\1, \"http://127.0.0.1:*\"]|" \

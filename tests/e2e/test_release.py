@@ -74,6 +74,20 @@ def test_the_released_component_serves(released, upstream, aepipe, silent, passt
         proxy.stop()
 
 
+def test_the_released_spin_app_takes_its_settings_as_spin_variables(upstream, aepipe, silent, passthrough_header):
+    """What SpinKube and Akamai Functions do: no --env, every setting a Spin
+    variable (SPIN_VARIABLE_<NAME> in the runtime's environment)."""
+    if not ReleasedSpin.available():
+        pytest.skip("Spin is not available")
+    host = ReleasedSpin()
+    host.variables = {f"SPIN_VARIABLE_{k}": v for k, v in profiles(upstream, aepipe, silent)["main"].items()}
+    proxy = host.start({})
+    try:
+        answered_through(proxy, upstream, passthrough_header)
+    finally:
+        proxy.stop()
+
+
 def answered_through(proxy, upstream, passthrough_header):
     """The version on /healthz, then a gateway and a passthrough request answered."""
     health = call(proxy.url, "GET", "/healthz")
