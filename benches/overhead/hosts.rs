@@ -1,6 +1,7 @@
 //! The hosts under test, started on free loopback ports: the component on
-//! `wasmtime serve`, and the Worker in workerd through Miniflare
-//! (`tests/e2e/workerd_host.mjs`), each with the gateway pointed at the fake.
+//! `wasmtime serve` (and on `spin up`), and the Worker in workerd through
+//! Miniflare (`tests/e2e/workerd_host.mjs`), each with the gateway pointed at
+//! the fake.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -92,6 +93,58 @@ pub fn wasmtime(
     let host = Host { child, port };
     wait_healthy(port);
     host
+}
+
+/// How `spin up` gets the settings.
+#[derive(Clone, Copy, PartialEq)]
+pub enum SpinSettings {
+    /// `--env`, as on every host.
+    Env,
+    /// Spin variables (`SPIN_VARIABLE_<NAME>` in spin's environment), as SpinKube sets them.
+    Variables,
+}
+
+/// `spin up` with the project's spin.toml (its source `component`, loopback
+/// allowed for the fake) in `dir`; its log files and echo stay in `dir`.
+pub fn spin(o: &Options, component: &str, upstream: u16, how: SpinSettings, dir: &Path) -> Option<Host> {
+    let spin = o.spin.as_ref()?;
+    std::fs::create_dir_all(dir).unwrap();
+    let manifest = std::fs::read_to_string("spin.toml").expect("spin.toml");
+    let manifest: String = manifest
+        .lines()
+        .map(|line| match line {
+            l if l.starts_with("source = ") => format!("source = \"{component}\""),
+            l if l.starts_with("allowed_outbound_hosts = [") => {
+                l.replacen('[', "[\"http://127.0.0.1:*\", ", 1)
+            }
+            l => l.to_owned(),
+        })
+        .map(|l| l + "\n")
+        .collect();
+    std::fs::write(dir.join("spin.toml"), manifest).unwrap();
+    let port = free_port();
+    let mut command = Command::new(spin);
+    command.args(["up", "--from", &dir.join("spin.toml").display().to_string()]);
+    command.args([
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--state-dir",
+        &dir.join(".spin").display().to_string(),
+    ]);
+    for (k, v) in base_settings(upstream).iter().chain(&o.settings) {
+        match how {
+            SpinSettings::Env => command.args(["--env", &format!("{k}={v}")]),
+            SpinSettings::Variables => command.env(format!("SPIN_VARIABLE_{k}"), v),
+        };
+    }
+    let child = command
+        .stdout(std::fs::File::create(dir.join("out.log")).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start spin up (run scripts/setup.sh test)");
+    let host = Host { child, port };
+    wait_healthy(port);
+    Some(host)
 }
 
 fn wait_healthy(port: u16) {

@@ -15,6 +15,9 @@
 //! (extra `wasmtime serve` flags), `--settings "K=V …"` (extra settings for
 //! every host), `--only PREFIX,…` (only the targets whose label starts so),
 //! `--wasmtime PATH`, `--component PATH`.
+//! `--spin PATH` and `--spin-component PATH`: Spin under the same load, the
+//! plain component and the Spin flavour with `--env`, and the Spin flavour
+//! with its settings as Spin variables (what they cost on Spin).
 //! `--rounds N` (default 3): every chosen target is measured N times, in
 //! turn (round 1 of each target, then round 2, …), so a drift of the machine's
 //! load spreads over all rows; the table gives each row's median round and
@@ -62,6 +65,9 @@ struct Options {
     /// Another build to measure in the same rounds (before a change).
     before_component: Option<String>,
     before_worker_build: Option<String>,
+    /// `spin` and the Spin flavour: when both are given, the Spin rows.
+    spin: Option<String>,
+    spin_component: Option<String>,
 }
 
 fn options() -> Options {
@@ -79,6 +85,8 @@ fn options() -> Options {
         rounds: 3,
         before_component: None,
         before_worker_build: None,
+        spin: None,
+        spin_component: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -104,6 +112,8 @@ fn options() -> Options {
             "--rounds" => o.rounds = value.parse::<usize>().expect("--rounds N").max(1),
             "--before-component" => o.before_component = Some(value),
             "--before-worker-build" => o.before_worker_build = Some(value),
+            "--spin" => o.spin = Some(value),
+            "--spin-component" => o.spin_component = Some(value),
             // cargo bench passes --bench to every bench binary.
             "--bench" => {
                 i += 1;
@@ -237,6 +247,16 @@ fn main() {
     let before_build = o.before_worker_build.as_ref();
     let before_worker = hosts::worker(&o, before_build, upstream, &[]);
     let before_worker_report = hosts::worker(&o, before_build, upstream, &reporting);
+    // Spin: the plain component and the Spin flavour, settings as --env or as variables.
+    let spin_flavour = o.spin_component.clone().unwrap_or_default();
+    let (env, variables) = (hosts::SpinSettings::Env, hosts::SpinSettings::Variables);
+    let spin_hosts = o.spin_component.as_ref().and_then(|_| {
+        Some((
+            hosts::spin(&o, c, upstream, env, &logs.join("spin-plain"))?,
+            hosts::spin(&o, &spin_flavour, upstream, env, &logs.join("spin-flavour"))?,
+            hosts::spin(&o, &spin_flavour, upstream, variables, &logs.join("spin-variables"))?,
+        ))
+    });
     let floor = hosts::floor_worker(&o, upstream);
     let js_gateway = hosts::js_gateway_worker(&o, upstream);
     let gateway =
@@ -292,6 +312,11 @@ fn main() {
         targets.push((gateway("worker gateway (before)", w.port), Some(w.pid())));
         targets.push((passthrough("worker passthrough (before)", w.port), Some(w.pid())));
         targets.push((gateway("worker gateway + aepipe (before)", wr.port), Some(wr.pid())));
+    }
+    if let Some((plain, flavour, variables)) = &spin_hosts {
+        targets.push((gateway("spin gateway, plain component", plain.port), Some(plain.pid())));
+        targets.push((gateway("spin gateway, Spin flavour", flavour.port), Some(flavour.pid())));
+        targets.push((gateway("spin gateway, Spin variables", variables.port), Some(variables.pid())));
     }
     if let Some(j) = &js_gateway {
         targets.push((gateway("workerd reference: JS gateway", j.port), Some(j.pid())));
