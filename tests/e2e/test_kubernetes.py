@@ -11,6 +11,7 @@ answers a gateway, a passthrough and a reporting request with them."""
 from __future__ import annotations
 
 import copy
+import functools
 import tomllib
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def closed(schema):
     return schema
 
 
+@functools.cache
 def spinapp_schema() -> dict:
+    """The CRD's schema, closed; parsed once (2,500 lines of YAML)."""
     crd = yaml.safe_load(CRD.read_text())
     assert crd["spec"]["names"]["kind"] == "SpinApp"
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
